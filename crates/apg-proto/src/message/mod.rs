@@ -18,6 +18,9 @@
 //! the body. Bodies are [`Bytes`] cut from the receive buffer, so fields such as a
 //! DataRow's values are slices of it, not copies.
 //!
+//! CopyData and CopyDone travel in both directions; they live here and are re-exported
+//! by both [`frontend`] and [`backend`].
+//!
 //! Encoding appends whole messages to a [`BytesMut`]: the length is back-patched once
 //! the body is written, and a message that cannot be encoded leaves the buffer as it
 //! was, so a rejected request never corrupts the messages pipelined before it.
@@ -27,7 +30,12 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use crate::error::{EncodeError, ProtocolError};
 
 pub mod backend;
+mod copy_data;
+mod copy_done;
 pub mod frontend;
+
+pub use copy_data::CopyData;
+pub use copy_done::CopyDone;
 
 /// Object identifier of a PostgreSQL type, table or other catalog object.
 pub type Oid = u32;
