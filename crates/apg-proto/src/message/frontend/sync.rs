@@ -33,6 +33,7 @@ impl Message for Sync {
 mod tests {
     use super::*;
     use crate::message::test_util::roundtrip;
+    use proptest::prelude::*;
 
     #[test]
     fn bytes() {
@@ -46,5 +47,15 @@ mod tests {
             Sync::decode(Bytes::from_static(b"x")),
             Err(ProtocolError::TrailingData { message: "Sync" })
         );
+    }
+
+    proptest! {
+        #[test]
+        fn any_body_is_trailing_data(body in proptest::collection::vec(any::<u8>(), 1..16)) {
+            prop_assert_eq!(
+                Sync::decode(Bytes::from(body)),
+                Err(ProtocolError::TrailingData { message: "Sync" })
+            );
+        }
     }
 }
