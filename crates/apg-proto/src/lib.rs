@@ -46,6 +46,7 @@
 
 extern crate alloc;
 
+pub mod auth;
 pub mod error;
 pub mod message;
 
