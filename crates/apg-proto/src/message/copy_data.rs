@@ -5,7 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{EncodeError, ProtocolError};
-use crate::message::Message;
+use crate::message::{write_message, Message};
 
 /// CopyData (`d`): part of a COPY data stream, in either direction.
 ///
@@ -15,6 +15,20 @@ use crate::message::Message;
 pub struct CopyData {
     /// The payload: rows in text, CSV or binary COPY format.
     pub data: Bytes,
+}
+
+impl CopyData {
+    /// Appends a CopyData carrying `data` without building a `CopyData` first.
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::MessageTooLarge`] for more than 1 GiB; `buf` is unchanged then.
+    pub fn encode_slice(data: &[u8], buf: &mut BytesMut) -> Result<(), EncodeError> {
+        write_message(buf, Self::TAG, Self::NAME, |buf| {
+            buf.put_slice(data);
+            Ok(())
+        })
+    }
 }
 
 impl Message for CopyData {

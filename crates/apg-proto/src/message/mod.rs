@@ -25,6 +25,8 @@
 //! the body is written, and a message that cannot be encoded leaves the buffer as it
 //! was, so a rejected request never corrupts the messages pipelined before it.
 
+use alloc::string::String;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{EncodeError, ProtocolError};
@@ -278,12 +280,6 @@ impl Reader {
         self.array().map(i16::from_be_bytes)
     }
 
-    /// An Int16 count or length that must not be negative.
-    pub(crate) fn count(&mut self, field: &'static str) -> Result<usize, ProtocolError> {
-        let n = self.i16()?;
-        usize::try_from(n).map_err(|_| self.invalid(field))
-    }
-
     /// An Int16 count that the server interprets as unsigned (0..=65535).
     pub(crate) fn u16(&mut self) -> Result<u16, ProtocolError> {
         self.array().map(u16::from_be_bytes)
@@ -335,12 +331,12 @@ impl Reader {
     }
 
     /// A NUL-terminated UTF-8 string, without its NUL.
-    pub(crate) fn cstr(&mut self) -> Result<alloc::string::String, ProtocolError> {
+    pub(crate) fn cstr(&mut self) -> Result<String, ProtocolError> {
         let bytes = self.cstr_bytes()?;
         let s = core::str::from_utf8(&bytes).map_err(|_| ProtocolError::InvalidUtf8 {
             message: self.message,
         })?;
-        Ok(alloc::string::String::from(s))
+        Ok(String::from(s))
     }
 
     /// Fails unless the whole body was consumed.
@@ -544,8 +540,14 @@ mod tests {
         assert_eq!(r.i16(), Ok(1));
         assert_eq!(r.cstr(), Err(ProtocolError::MissingNul { message: "Test" }));
         assert_eq!(r.i32(), Err(ProtocolError::Truncated { message: "Test" }));
-        assert_eq!(r.bytes(3), Err(ProtocolError::Truncated { message: "Test" }));
-        assert_eq!(r.finish(), Err(ProtocolError::TrailingData { message: "Test" }));
+        assert_eq!(
+            r.bytes(3),
+            Err(ProtocolError::Truncated { message: "Test" })
+        );
+        assert_eq!(
+            r.finish(),
+            Err(ProtocolError::TrailingData { message: "Test" })
+        );
         let mut r = Reader::new(Bytes::from_static(b"\xff\xff\xff\xfe"), "Test");
         assert_eq!(
             r.nullable_bytes("value length"),
@@ -564,7 +566,10 @@ mod tests {
         });
         assert_eq!(err, Err(EncodeError::NulInString { message: "Query" }));
         assert_eq!(&buf[..], b"prior");
-        write_message(&mut buf, Some(b'Q'), "Query", |b| put_cstr(b, b"x", "Query")).unwrap();
+        write_message(&mut buf, Some(b'Q'), "Query", |b| {
+            put_cstr(b, b"x", "Query")
+        })
+        .unwrap();
         assert_eq!(&buf[..], b"priorQ\0\0\0\x06x\0");
     }
 

@@ -7,7 +7,7 @@ use alloc::string::String;
 use bytes::{Bytes, BytesMut};
 
 use crate::error::{EncodeError, ProtocolError};
-use crate::message::{Message, Reader};
+use crate::message::{write_message, Message, Reader};
 
 use super::{check_small_body, Target};
 
@@ -22,6 +22,19 @@ pub struct Close {
     pub target: Target,
     /// The statement or portal name; empty for the unnamed one.
     pub name: String,
+}
+
+impl Close {
+    /// Appends a Close of `name` without building a `Close` first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Message::encode`]; `buf` is unchanged on error.
+    pub fn encode_parts(target: Target, name: &str, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        write_message(buf, Self::TAG, Self::NAME, |buf| {
+            target.put_with_name(buf, name, Self::NAME)
+        })
+    }
 }
 
 impl Message for Close {

@@ -7,7 +7,7 @@ use alloc::string::String;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{EncodeError, ProtocolError};
-use crate::message::{put_cstr, Message, Reader};
+use crate::message::{put_cstr, write_message, Message, Reader};
 
 use super::{check_small_body, check_small_len};
 
@@ -65,6 +65,19 @@ pub struct Describe {
     pub target: Target,
     /// The statement or portal name; empty for the unnamed one.
     pub name: String,
+}
+
+impl Describe {
+    /// Appends a Describe of `name` without building a `Describe` first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Message::encode`]; `buf` is unchanged on error.
+    pub fn encode_parts(target: Target, name: &str, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        write_message(buf, Self::TAG, Self::NAME, |buf| {
+            target.put_with_name(buf, name, Self::NAME)
+        })
+    }
 }
 
 impl Message for Describe {

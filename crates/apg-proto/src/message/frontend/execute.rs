@@ -7,7 +7,7 @@ use alloc::string::String;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{EncodeError, ProtocolError};
-use crate::message::{put_cstr, Message, Reader};
+use crate::message::{put_cstr, write_message, Message, Reader};
 
 use super::{check_small_body, check_small_len};
 
@@ -28,20 +28,41 @@ pub struct Execute {
     pub max_rows: u32,
 }
 
+impl Execute {
+    /// Appends an Execute of `portal` without building an `Execute` first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Message::encode`]; `buf` is unchanged on error.
+    pub fn encode_parts(
+        portal: &str,
+        max_rows: u32,
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
+        write_message(buf, Self::TAG, Self::NAME, |buf| {
+            Self::body(portal, max_rows, buf)
+        })
+    }
+
+    fn body(portal: &str, max_rows: u32, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        // Length field + name + NUL + Int32.
+        check_small_len(portal.len().saturating_add(9), Self::NAME)?;
+        let max_rows = i32::try_from(max_rows).map_err(|_| EncodeError::InvalidValue {
+            message: Self::NAME,
+            field: "max rows",
+        })?;
+        put_cstr(buf, portal.as_bytes(), Self::NAME)?;
+        buf.put_i32(max_rows);
+        Ok(())
+    }
+}
+
 impl Message for Execute {
     const TAG: Option<u8> = Some(b'E');
     const NAME: &'static str = "Execute";
 
     fn encode_body(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        // Length field + name + NUL + Int32.
-        check_small_len(self.portal.len().saturating_add(9), Self::NAME)?;
-        let max_rows = i32::try_from(self.max_rows).map_err(|_| EncodeError::InvalidValue {
-            message: Self::NAME,
-            field: "max rows",
-        })?;
-        put_cstr(buf, self.portal.as_bytes(), Self::NAME)?;
-        buf.put_i32(max_rows);
-        Ok(())
+        Self::body(&self.portal, self.max_rows, buf)
     }
 
     fn decode(body: Bytes) -> Result<Self, ProtocolError> {

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{EncodeError, ProtocolError};
-use crate::message::{put_count, put_cstr, Message, Oid, Reader};
+use crate::message::{put_count, put_cstr, write_message, Message, Oid, Reader};
 
 use super::ensure_items;
 
@@ -27,18 +27,45 @@ pub struct Parse {
     pub param_types: Vec<Oid>,
 }
 
+impl Parse {
+    /// Appends a Parse from borrowed parts, without building a `Parse` first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Message::encode`]; `buf` is unchanged on error.
+    pub fn encode_parts(
+        name: &str,
+        query: &str,
+        param_types: &[Oid],
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
+        write_message(buf, Self::TAG, Self::NAME, |buf| {
+            Self::body(name, query, param_types, buf)
+        })
+    }
+
+    fn body(
+        name: &str,
+        query: &str,
+        param_types: &[Oid],
+        buf: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
+        put_cstr(buf, name.as_bytes(), Self::NAME)?;
+        put_cstr(buf, query.as_bytes(), Self::NAME)?;
+        put_count(buf, param_types.len(), Self::NAME)?;
+        for oid in param_types {
+            buf.put_u32(*oid);
+        }
+        Ok(())
+    }
+}
+
 impl Message for Parse {
     const TAG: Option<u8> = Some(b'P');
     const NAME: &'static str = "Parse";
 
     fn encode_body(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
-        put_cstr(buf, self.name.as_bytes(), Self::NAME)?;
-        put_cstr(buf, self.query.as_bytes(), Self::NAME)?;
-        put_count(buf, self.param_types.len(), Self::NAME)?;
-        for oid in &self.param_types {
-            buf.put_u32(*oid);
-        }
-        Ok(())
+        Self::body(&self.name, &self.query, &self.param_types, buf)
     }
 
     fn decode(body: Bytes) -> Result<Self, ProtocolError> {

@@ -7,7 +7,7 @@ use alloc::string::String;
 use bytes::{Bytes, BytesMut};
 
 use crate::error::{EncodeError, ProtocolError};
-use crate::message::{put_cstr, Message, Reader};
+use crate::message::{put_cstr, write_message, Message, Reader};
 
 /// Query (`Q`): runs one or more SQL statements with the simple query protocol.
 ///
@@ -21,12 +21,29 @@ pub struct Query {
     pub sql: String,
 }
 
+impl Query {
+    /// Appends a Query for `sql` without building a `Query` first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Message::encode`]; `buf` is unchanged on error.
+    pub fn encode_str(sql: &str, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        write_message(buf, Self::TAG, Self::NAME, |buf| {
+            put_cstr(buf, sql.as_bytes(), Self::NAME)
+        })
+    }
+}
+
 impl Message for Query {
     const TAG: Option<u8> = Some(b'Q');
     const NAME: &'static str = "Query";
 
     fn encode_body(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
         put_cstr(buf, self.sql.as_bytes(), Self::NAME)
+    }
+
+    fn encode(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        Self::encode_str(&self.sql, buf)
     }
 
     fn decode(body: Bytes) -> Result<Self, ProtocolError> {
