@@ -1,11 +1,17 @@
 //! Typed errors of the protocol core.
 //!
-//! Two directions, two types: [`ProtocolError`] is what the *peer* got wrong (bytes we
-//! cannot accept), [`EncodeError`] is what the *caller* asked for that cannot be put on
-//! the wire. Both are small `Copy` enums carrying `&'static str` context, so the error
-//! path never allocates (the shape of rustls' `InvalidMessage`).
+//! [`ProtocolError`] is what the *peer* got wrong (bytes we cannot accept),
+//! [`EncodeError`] and [`UsageError`] what the *caller* asked for that cannot be done.
+//! These are small `Copy` enums carrying `&'static str` context, so the error path never
+//! allocates (the shape of rustls' `InvalidMessage`). [`Error`] is what ends a
+//! [`Connection`](crate::connection::Connection); [`DbError`] is an error the server
+//! reported, which usually fails one request and leaves the connection usable.
 
+use alloc::string::String;
 use core::fmt;
+
+use crate::auth::AuthError;
+pub use crate::message::backend::ErrorFields;
 
 /// The peer sent bytes that do not form a valid message.
 ///
@@ -70,6 +76,38 @@ pub enum ProtocolError {
         /// The code received.
         code: u32,
     },
+    /// A message that is valid in itself but not in the connection's current state
+    /// (a DataRow with no query running, a second NegotiateProtocolVersion, ...).
+    UnexpectedMessage {
+        /// The message received.
+        message: &'static str,
+        /// What the connection was doing.
+        state: &'static str,
+    },
+    /// A DataRow whose number of fields differs from the columns its RowDescription
+    /// announced.
+    ColumnCountMismatch {
+        /// Columns announced by the RowDescription.
+        expected: u16,
+        /// Fields in the DataRow.
+        got: u16,
+    },
+    /// The server's answer to SSLRequest was neither `S` nor `N`.
+    InvalidSslResponse {
+        /// The byte received.
+        byte: u8,
+    },
+    /// Bytes arrived after the server's `S` answer to SSLRequest, before the TLS handshake.
+    ///
+    /// They did not come through TLS, so they could be injected by a man in the middle
+    /// (CVE-2021-23222); the connection is refused.
+    DataAfterSslResponse,
+    /// A NegotiateProtocolVersion that names a version or option the client did not ask
+    /// for, or a version below the configured minimum.
+    InvalidProtocolNegotiation {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A startup packet whose request code is neither a protocol version nor one of the
     /// special request codes (SSLRequest, GSSENCRequest, CancelRequest).
     UnknownStartupCode {
@@ -97,7 +135,10 @@ impl fmt::Display for ProtocolError {
                 write!(f, "{message} message has trailing bytes")
             }
             Self::MissingNul { message } => {
-                write!(f, "{message} message has a string without its NUL terminator")
+                write!(
+                    f,
+                    "{message} message has a string without its NUL terminator"
+                )
             }
             Self::InvalidUtf8 { message } => {
                 write!(f, "{message} message has a string that is not valid UTF-8")
@@ -110,6 +151,22 @@ impl fmt::Display for ProtocolError {
             }
             Self::UnknownStartupCode { code } => {
                 write!(f, "unknown startup packet code {code}")
+            }
+            Self::UnexpectedMessage { message, state } => {
+                write!(f, "unexpected {message} message while {state}")
+            }
+            Self::ColumnCountMismatch { expected, got } => write!(
+                f,
+                "DataRow has {got} fields but the RowDescription announced {expected} columns"
+            ),
+            Self::InvalidSslResponse { byte } => {
+                write!(f, "invalid response {} to SSLRequest", DisplayTag(byte))
+            }
+            Self::DataAfterSslResponse => f.write_str(
+                "unexpected data after the server's SSL response (possible man-in-the-middle)",
+            ),
+            Self::InvalidProtocolNegotiation { reason } => {
+                write!(f, "invalid protocol version negotiation: {reason}")
             }
         }
     }
@@ -195,6 +252,223 @@ impl fmt::Display for EncodeError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for EncodeError {}
+
+/// The caller broke the connection's contract; nothing was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// The connection is closed (terminated, failed or lost); it takes no more requests.
+    Closed,
+    /// The request id is not a COPY FROM STDIN whose data is still being sent.
+    NotCopyingIn,
+    /// A COPY FROM STDIN cannot start while another one is still taking data.
+    CopyInProgress,
+    /// A request cannot be encoded.
+    Encode(EncodeError),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed => f.write_str("connection is closed"),
+            Self::NotCopyingIn => f.write_str("request is not sending COPY data"),
+            Self::CopyInProgress => {
+                f.write_str("another COPY FROM STDIN is still taking data on this connection")
+            }
+            Self::Encode(e) => e.fmt(f),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for UsageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Encode(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<EncodeError> for UsageError {
+    fn from(e: EncodeError) -> Self {
+        Self::Encode(e)
+    }
+}
+
+/// An error reported by the server in an ErrorResponse.
+///
+/// Most fail one request and leave the session usable; those with severity `FATAL` or
+/// `PANIC` also end the session ([`DbError::is_fatal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError {
+    fields: ErrorFields,
+}
+
+impl DbError {
+    /// Wraps the fields of an ErrorResponse.
+    pub fn new(fields: ErrorFields) -> Self {
+        Self { fields }
+    }
+
+    /// All fields, including the ones without an accessor here.
+    pub fn fields(&self) -> &ErrorFields {
+        &self.fields
+    }
+
+    /// The non-localized severity (`ERROR`, `FATAL`, `PANIC`), falling back to the
+    /// localized one for servers that omit it (PgBouncer, PostgreSQL before 9.6).
+    pub fn severity(&self) -> &str {
+        self.fields.severity().unwrap_or("ERROR")
+    }
+
+    /// The SQLSTATE code, e.g. `42P01`.
+    pub fn code(&self) -> &str {
+        self.fields.code().unwrap_or("")
+    }
+
+    /// The primary human-readable message.
+    pub fn message(&self) -> &str {
+        self.fields.message().unwrap_or("")
+    }
+
+    /// Whether the server ends the session after this error.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self.severity(), "FATAL" | "PANIC")
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.severity(), self.message())?;
+        if !self.code().is_empty() {
+            write!(f, " (SQLSTATE {})", self.code())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for DbError {}
+
+/// Why a [`Connection`](crate::connection::Connection) ended.
+///
+/// Once a connection has failed it keeps this error (errors are sticky); bytes already
+/// queued, such as a Terminate, can still be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server sent bytes that violate the protocol.
+    Protocol(ProtocolError),
+    /// The server ended the session with an error: a failed start-up (wrong password,
+    /// unknown database), or a FATAL error such as an administrator shutdown.
+    Db(DbError),
+    /// The SCRAM exchange failed (bad server nonce or signature, hostile parameters).
+    Auth(AuthError),
+    /// The server asked for an authentication method this client does not support
+    /// (Kerberos, GSSAPI, SSPI, SCM credentials).
+    UnsupportedAuthentication {
+        /// The method the server asked for.
+        method: &'static str,
+    },
+    /// The server asked for a password and none was configured.
+    PasswordRequired,
+    /// The configuration requires channel binding, and the server's choice of
+    /// authentication would not provide it.
+    ChannelBindingRequired {
+        /// What the server offered instead.
+        offered: &'static str,
+    },
+    /// The configuration requires TLS and the server refused it.
+    TlsRefused,
+    /// The server answered SSLRequest with an ErrorResponse. Its text came from an
+    /// unauthenticated peer before encryption, so it is not shown (CVE-2024-10977).
+    SslRequestRejected,
+    /// The connection was closed before the server finished answering: the outcome of
+    /// requests in flight is unknown (a statement may or may not have committed).
+    ConnectionLost,
+    /// A COPY FROM STDIN was started by a request that did not declare it (use a
+    /// COPY-in request) while other requests were already sent behind it; the server
+    /// reads those as COPY data, so the stream cannot be recovered.
+    UnexpectedCopyIn,
+    /// The connection was closed by [`Connection::terminate`](crate::connection::Connection::terminate).
+    Terminated,
+    /// The caller broke the contract.
+    Usage(UsageError),
+    /// A message could not be encoded.
+    Encode(EncodeError),
+    /// A configuration value is invalid.
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Protocol(e) => write!(f, "protocol error: {e}"),
+            Self::Db(e) => e.fmt(f),
+            Self::Auth(e) => write!(f, "authentication failed: {e}"),
+            Self::UnsupportedAuthentication { method } => {
+                write!(f, "server requested unsupported authentication method {method}")
+            }
+            Self::PasswordRequired => {
+                f.write_str("server requested a password but none was configured")
+            }
+            Self::ChannelBindingRequired { offered } => write!(
+                f,
+                "channel binding is required but the server offered {offered}"
+            ),
+            Self::TlsRefused => f.write_str("TLS is required but the server refused it"),
+            Self::SslRequestRejected => {
+                f.write_str("server answered the SSL request with an error (text withheld: it was not sent over TLS)")
+            }
+            Self::ConnectionLost => {
+                f.write_str("connection lost before the server finished responding")
+            }
+            Self::UnexpectedCopyIn => f.write_str(
+                "COPY FROM STDIN started by a query that was pipelined with others; use a COPY-in request",
+            ),
+            Self::Terminated => f.write_str("connection terminated"),
+            Self::Usage(e) => e.fmt(f),
+            Self::Encode(e) => e.fmt(f),
+            Self::Config { reason } => write!(f, "invalid configuration: {reason}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Protocol(e) => Some(e),
+            Self::Db(e) => Some(e),
+            Self::Auth(e) => Some(e),
+            Self::Usage(e) => Some(e),
+            Self::Encode(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(e: AuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+impl From<EncodeError> for Error {
+    fn from(e: EncodeError) -> Self {
+        Self::Encode(e)
+    }
+}
 
 /// Shows a message type byte as a character when it is printable ASCII.
 struct DisplayTag(u8);

@@ -47,7 +47,11 @@
 extern crate alloc;
 
 pub mod auth;
+pub mod connection;
 pub mod error;
 pub mod message;
+#[cfg(any(test, feature = "__testing"))]
+#[doc(hidden)]
+pub mod testing;
 
-pub use error::{EncodeError, ProtocolError};
+pub use error::{DbError, EncodeError, Error, ProtocolError, UsageError};
