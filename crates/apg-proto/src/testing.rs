@@ -5,7 +5,7 @@
 //! messages) and encodes what a test tells it to answer. It never runs SQL: each test
 //! scripts the exact server bytes of the flow it checks.
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
@@ -190,14 +190,12 @@ impl FakeServer {
 
 /// ErrorResponse/NoticeResponse fields as PostgreSQL sends them (S, V, C, M).
 pub fn error_fields(severity: &str, code: &str, message: &str) -> ErrorFields {
-    let fields: Vec<(u8, String)> = [
+    [
         (b'S', severity),
         (b'V', severity),
         (b'C', code),
         (b'M', message),
     ]
     .into_iter()
-    .map(|(c, v)| (c, v.to_string()))
-    .collect();
-    fields.into_iter().collect()
+    .collect()
 }
