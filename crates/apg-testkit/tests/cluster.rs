@@ -84,7 +84,7 @@ fn shared_cluster_runs_sql_in_fresh_databases() {
         ("listen_addresses", "127.0.0.1"),
         ("TimeZone", "UTC"),
         ("server_encoding", "UTF8"),
-        ("lc_collate", "C"),
+        ("lc_messages", "C"),
     ] {
         assert_eq!(
             scalar(cluster, &format!("SHOW {name}")).as_deref(),
@@ -92,6 +92,16 @@ fn shared_cluster_runs_sql_in_fresh_databases() {
             "{name}"
         );
     }
+
+    // SHOW lc_collate is gone since PostgreSQL 16; the catalogue has it.
+    assert_eq!(
+        scalar(
+            cluster,
+            "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+        )
+        .as_deref(),
+        Some("C")
+    );
 
     let db = cluster.create_database().unwrap();
     cluster
