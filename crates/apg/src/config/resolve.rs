@@ -74,7 +74,7 @@ impl Config {
     ///
     /// As [`Config::resolve_with`].
     pub fn resolve(&self) -> Result<Resolved, ConfigError> {
-        self.resolve_with(&process_env)
+        self.resolve_with(process_env)
     }
 
     /// Resolves the configuration, reading environment variables through `env`.
@@ -97,48 +97,27 @@ impl Config {
     /// known.
     pub fn resolve_with(
         &self,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: impl Fn(&str) -> Option<String>,
     ) -> Result<Resolved, ConfigError> {
         super::param::validate(self)?;
-        let user = match &self.user {
-            Some(user) => user.clone(),
-            None => ["USER", "LOGNAME", "USERNAME"]
-                .into_iter()
-                .find_map(|var| env(var).filter(|v| !v.is_empty()))
-                .ok_or(ConfigError::NoUser)?,
-        };
+        let user = self.user_or_default(&env).ok_or(ConfigError::NoUser)?;
         let dbname = self.dbname.clone().unwrap_or_else(|| user.clone());
 
         let mut targets = self.base_targets();
         let mut warnings = Vec::new();
         let configured = self.password.as_ref().filter(|p| !p.is_empty());
-        if let Some(password) = configured {
-            for target in &mut targets {
-                target.password = Some(password.clone());
-            }
-        } else {
-            let passfile = self
-                .passfile
-                .clone()
-                .or_else(|| passfile::default_path(env))
-                .and_then(|path| PassFile::load(&path, &mut warnings));
-            for target in &mut targets {
-                let found = passfile.as_ref().and_then(|file| {
-                    file.find(
-                        &passfile::pgpass_host(&target.host),
-                        target.port,
-                        &dbname,
-                        &user,
-                    )
-                });
-                if let Some(found) = found {
-                    target.password = Some(found.to_vec());
-                    target.password_from_file = true;
-                } else {
-                    // An explicitly empty password is kept when the file has nothing.
-                    target.password.clone_from(&self.password);
-                }
-            }
+        let passfile = match configured {
+            Some(_) => None,
+            None => self.load_passfile(&env, &mut warnings),
+        };
+        for target in &mut targets {
+            let found = passfile.as_ref().and_then(|file| {
+                let host = passfile::pgpass_host(&target.host);
+                file.find(&host, target.port, &dbname, &user)
+            });
+            target.password_from_file = found.is_some();
+            // An explicitly empty password is kept when the file has nothing.
+            target.password = found.map(<[u8]>::to_vec).or_else(|| self.password.clone());
         }
         Ok(Resolved {
             targets,
@@ -153,24 +132,38 @@ impl Config {
     /// using the process environment). Warnings about an ignored password file are
     /// dropped; use [`Config::resolve`] to see them.
     pub fn password_for(&self, host: &Host, port: u16) -> Option<Vec<u8>> {
-        if let Some(password) = self.password.as_ref().filter(|p| !p.is_empty()) {
-            return Some(password.clone());
+        if self.password.as_ref().is_some_and(|p| !p.is_empty()) {
+            return self.password.clone();
         }
-        let user = self.user.clone().or_else(|| {
+        let found = self.user_or_default(&process_env).and_then(|user| {
+            let dbname = self.dbname.as_deref().unwrap_or(&user);
+            let file = self.load_passfile(&process_env, &mut Vec::new())?;
+            file.find(&passfile::pgpass_host(host), port, dbname, &user)
+                .map(<[u8]>::to_vec)
+        });
+        found.or_else(|| self.password.clone())
+    }
+
+    /// The configured user, else the operating-system user from the environment.
+    fn user_or_default(&self, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        self.user.clone().or_else(|| {
             ["USER", "LOGNAME", "USERNAME"]
                 .into_iter()
-                .find_map(|var| process_env(var).filter(|v| !v.is_empty()))
-        })?;
-        let dbname = self.dbname.as_deref().unwrap_or(&user);
+                .find_map(|var| env(var).filter(|v| !v.is_empty()))
+        })
+    }
+
+    /// The configured or default password file, if it exists and is acceptable.
+    fn load_passfile(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        warnings: &mut Vec<String>,
+    ) -> Option<PassFile> {
         let path = self
             .passfile
             .clone()
-            .or_else(|| passfile::default_path(&process_env))?;
-        let file = PassFile::load(&path, &mut Vec::new())?;
-        let found = file
-            .find(&passfile::pgpass_host(host), port, dbname, &user)
-            .map(<[u8]>::to_vec);
-        found.or_else(|| self.password.clone())
+            .or_else(|| passfile::default_path(env))?;
+        PassFile::load(&path, warnings)
     }
 
     /// The targets before passwords: hosts paired with addresses and ports.

@@ -739,7 +739,7 @@ fn pgpass_per_host_first_match() {
         .user("alice")
         .dbname("shop")
         .passfile(&file);
-    let resolved = config.resolve_with(&no_env).unwrap();
+    let resolved = config.resolve_with(no_env).unwrap();
     assert_eq!(
         passwords(&resolved),
         [
@@ -761,7 +761,7 @@ fn pgpass_per_host_first_match() {
         .host("db1")
         .user("alice")
         .passfile(&file)
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert_eq!(resolved.dbname, "alice");
     assert_eq!(passwords(&resolved), [None]);
@@ -774,9 +774,28 @@ fn pgpass_per_host_first_match() {
         .port(5433)
         .user("carol")
         .passfile(&file)
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert_eq!(passwords(&resolved), [Some(&b"local"[..]), None]);
+}
+
+#[test]
+fn password_for_one_host() {
+    let dir = TempDir::new("password_for");
+    let file = dir.file("pgpass", PGPASS, 0o600);
+    let config = Config::new().user("alice").dbname("shop").passfile(&file);
+    assert_eq!(
+        config.password_for(&tcp("db1"), 5432),
+        Some(b"one".to_vec())
+    );
+    assert_eq!(config.password_for(&tcp("db2"), 1), Some(b"two".to_vec()));
+    assert_eq!(config.password_for(&tcp("db3"), 5432), None);
+    assert_eq!(
+        config.clone().password("x").password_for(&tcp("db1"), 5432),
+        Some(b"x".to_vec())
+    );
+    let missing = config.passfile(dir.0.join("missing")).password("");
+    assert_eq!(missing.password_for(&tcp("db1"), 5432), Some(Vec::new()));
 }
 
 #[test]
@@ -789,7 +808,7 @@ fn explicit_password_wins_over_pgpass() {
         .user("bob")
         .password("given")
         .passfile(&file)
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert_eq!(passwords(&resolved), [Some(&b"given"[..]); 2]);
     assert!(!resolved.targets[0].password_from_file);
@@ -802,7 +821,7 @@ fn explicit_password_wins_over_pgpass() {
         .dbname("shop")
         .password("")
         .passfile(&file)
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert_eq!(passwords(&resolved), [Some(&b"one"[..]), Some(&b""[..])]);
 }
@@ -817,7 +836,7 @@ fn pgpass_with_loose_permissions_is_ignored() {
             .host("db1")
             .user("bob")
             .passfile(&file)
-            .resolve_with(&no_env)
+            .resolve_with(no_env)
             .unwrap();
         if mode & 0o077 == 0 {
             assert_eq!(passwords(&resolved), [Some(&b"bobs"[..])], "{mode:o}");
@@ -838,7 +857,7 @@ fn pgpass_with_loose_permissions_is_ignored() {
             .host("db1")
             .user("bob")
             .passfile(&file)
-            .resolve_with(&no_env)
+            .resolve_with(no_env)
             .unwrap();
         assert_eq!(passwords(&resolved), [Some(&b"bobs"[..])], "{mode:o}");
     }
@@ -851,7 +870,7 @@ fn pgpass_not_a_file_or_missing() {
         .host("db1")
         .user("bob")
         .passfile(&dir.0)
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert_eq!(passwords(&resolved), [None]);
     assert_eq!(resolved.warnings.len(), 1);
@@ -861,7 +880,7 @@ fn pgpass_not_a_file_or_missing() {
         .host("db1")
         .user("bob")
         .passfile(dir.0.join("missing"))
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert_eq!(passwords(&resolved), [None]);
     assert!(resolved.warnings.is_empty());
@@ -902,18 +921,18 @@ fn pgpass_default_location_and_env() {
 #[test]
 fn resolve_targets() {
     let resolved = parse("postgresql://u@a:1,b:2,c:3")
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     let hosts: Vec<(&Host, u16)> = resolved.targets.iter().map(|t| (&t.host, t.port)).collect();
     assert_eq!(hosts, [(&tcp("a"), 1), (&tcp("b"), 2), (&tcp("c"), 3)]);
 
     let resolved = parse("host=a,b port=7 user=u")
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert!(resolved.targets.iter().all(|t| t.port == 7));
 
     let resolved = parse("host=a,b hostaddr=10.0.0.1,10.0.0.2 user=u")
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert_eq!(
         resolved.targets[1].hostaddr,
@@ -922,12 +941,12 @@ fn resolve_targets() {
     assert_eq!(resolved.targets[1].host, tcp("b"));
 
     let resolved = parse("hostaddr=10.0.0.1 user=u")
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert_eq!(resolved.targets[0].host, tcp("10.0.0.1"));
 
     let resolved = parse("host=/tmp port=5433 user=u")
-        .resolve_with(&no_env)
+        .resolve_with(no_env)
         .unwrap();
     assert_eq!(
         resolved.targets[0].socket_path(),
@@ -935,25 +954,25 @@ fn resolve_targets() {
     );
 
     // No host: the default ends with localhost.
-    let resolved = parse("user=u").resolve_with(&no_env).unwrap();
+    let resolved = parse("user=u").resolve_with(no_env).unwrap();
     assert_eq!(
         resolved.targets.last().map(|t| &t.host),
         Some(&tcp("localhost"))
     );
 
     assert_eq!(
-        parse("host=a").resolve_with(&no_env),
+        parse("host=a").resolve_with(no_env),
         Err(ConfigError::NoUser)
     );
     let mut bad = parse("host=a,b user=u");
     bad.ports = vec![1, 2, 3];
     assert_eq!(
-        bad.resolve_with(&no_env),
+        bad.resolve_with(no_env),
         Err(ConfigError::PortCountMismatch { ports: 3, hosts: 2 })
     );
     assert!(!format!(
         "{:?}",
-        parse("host=a user=u password=pw").resolve_with(&no_env)
+        parse("host=a user=u password=pw").resolve_with(no_env)
     )
     .contains("pw\""));
 }
