@@ -9,5 +9,5 @@
 pub mod config;
 pub mod runtime;
 
-pub use config::Config;
+pub use config::{Config, ConfigError};
 pub use runtime::{AsyncStream, BoxFuture, Runtime};

@@ -1,0 +1,219 @@
+//! The [async-std](https://docs.rs/async-std) runtime for apg.
+//!
+//! **async-std is discontinued upstream** ([RUSTSEC-2025-0052]): its maintainers
+//! recommend smol, which async-std was built on. This crate exists so that existing
+//! async-std applications can use apg; it is opt-in and never a dependency of apg
+//! itself. New code should use `apg-smol` (same reactor) or `apg-tokio`.
+//!
+//! [`AsyncStdRuntime`] implements [`apg::Runtime`] with async-std's own sockets (which
+//! speak `futures-io`), `async_std::task::spawn` and `async_std::task::sleep`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! let runtime: Arc<dyn apg::Runtime> = Arc::new(apg_async_std::AsyncStdRuntime);
+//! ```
+//!
+//! [RUSTSEC-2025-0052]: https://rustsec.org/advisories/RUSTSEC-2025-0052.html
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::io;
+#[cfg(unix)]
+use std::path::PathBuf;
+use std::time::Duration;
+
+use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpOptions};
+use async_std::net::TcpStream;
+
+/// apg on async-std.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStdRuntime;
+
+impl Runtime for AsyncStdRuntime {
+    fn connect_tcp(
+        &self,
+        host: String,
+        port: u16,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+        Box::pin(async move {
+            // Resolves the name on async-std's blocking pool and tries each address.
+            let stream = TcpStream::connect((host.as_str(), port)).await?;
+            set_tcp_options(socket2::SockRef::from(&stream), &options)?;
+            Ok(Box::new(stream) as Box<dyn AsyncStream>)
+        })
+    }
+
+    #[cfg(unix)]
+    fn connect_unix(&self, path: PathBuf) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+        Box::pin(async move {
+            let stream = async_std::os::unix::net::UnixStream::connect(path).await?;
+            Ok(Box::new(stream) as Box<dyn AsyncStream>)
+        })
+    }
+
+    fn spawn(&self, future: BoxFuture<'static, ()>) {
+        // Dropping the handle detaches the task; it keeps running.
+        drop(async_std::task::spawn(future));
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(async_std::task::sleep(duration))
+    }
+}
+
+/// Applies `nodelay` and keepalive settings. Keepalive interval and probe count are
+/// only set where the operating system has the socket options; elsewhere the system
+/// defaults stay.
+fn set_tcp_options(socket: socket2::SockRef<'_>, options: &TcpOptions) -> io::Result<()> {
+    socket.set_tcp_nodelay(options.nodelay)?;
+    let Some(keepalive) = options.keepalive else {
+        return socket.set_keepalive(false);
+    };
+    let mut params = socket2::TcpKeepalive::new();
+    if let Some(idle) = keepalive.idle {
+        params = params.with_time(idle);
+    }
+    #[cfg(any(
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "ios",
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "netbsd",
+        target_os = "windows",
+    ))]
+    {
+        if let Some(interval) = keepalive.interval {
+            params = params.with_interval(interval);
+        }
+        if let Some(retries) = keepalive.retries {
+            params = params.with_retries(retries);
+        }
+    }
+    if keepalive.idle.is_some() || keepalive.interval.is_some() || keepalive.retries.is_some() {
+        socket.set_tcp_keepalive(&params)
+    } else {
+        socket.set_keepalive(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+
+    use apg::runtime::Keepalive;
+    use async_std::io::{ReadExt, WriteExt};
+
+    use super::*;
+
+    #[test]
+    fn connect_tcp_exchanges_bytes() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut buf = [0; 4];
+            socket.read_exact(&mut buf).unwrap();
+            socket.write_all(b"pong").unwrap();
+            buf
+        });
+        async_std::task::block_on(async {
+            let mut stream = AsyncStdRuntime
+                .connect_tcp("127.0.0.1".into(), port, TcpOptions::default())
+                .await
+                .unwrap();
+            stream.write_all(b"ping").await.unwrap();
+            stream.flush().await.unwrap();
+            let mut buf = [0; 4];
+            stream.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"pong");
+        });
+        assert_eq!(&server.join().unwrap(), b"ping");
+    }
+
+    #[test]
+    fn connect_tcp_reports_refusal() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let result = async_std::task::block_on(AsyncStdRuntime.connect_tcp(
+            "127.0.0.1".into(),
+            port,
+            TcpOptions::default(),
+        ));
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn tcp_options_are_applied() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let options = TcpOptions {
+            nodelay: true,
+            keepalive: Some(Keepalive {
+                idle: Some(Duration::from_secs(42)),
+                interval: Some(Duration::from_secs(7)),
+                retries: Some(3),
+            }),
+        };
+        set_tcp_options(socket2::SockRef::from(&stream), &options).unwrap();
+        let socket = socket2::SockRef::from(&stream);
+        assert!(socket.tcp_nodelay().unwrap());
+        assert!(socket.keepalive().unwrap());
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(
+                socket.tcp_keepalive_time().unwrap(),
+                Duration::from_secs(42)
+            );
+            assert_eq!(
+                socket.tcp_keepalive_interval().unwrap(),
+                Duration::from_secs(7)
+            );
+            assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn connect_unix_exchanges_bytes() {
+        let dir = std::env::temp_dir().join(format!("apg-async-std-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".s.PGSQL.5432");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            socket.write_all(b"hi").unwrap();
+        });
+        async_std::task::block_on(async {
+            let mut stream = AsyncStdRuntime.connect_unix(path).await.unwrap();
+            let mut buf = [0; 2];
+            stream.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"hi");
+        });
+        server.join().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sleep_sleeps() {
+        let start = Instant::now();
+        async_std::task::block_on(AsyncStdRuntime.sleep(Duration::from_millis(50)));
+        assert!(start.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn spawn_runs() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        AsyncStdRuntime.spawn(Box::pin(async move {
+            let _ = tx.send(7);
+        }));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(7));
+    }
+}

@@ -1,0 +1,711 @@
+//! Connection configuration: what to connect to and how.
+//!
+//! A [`Config`] comes from
+//!
+//! * a URL, `postgresql://user:secret@db1:5432,db2:5433/app?sslmode=verify-full`
+//!   (syntax [below](self#urls)),
+//! * a libpq `key=value` string, `host=db1 port=5432 dbname=app password='a b\' c'`,
+//! * both of the above through [`str::parse`] (a string starting with a scheme is a
+//!   URL), optionally with the libpq `PG*` environment variables as defaults
+//!   ([`Config::parse_with_env`], [`Config::from_env`]),
+//! * or the builder methods: `Config::new().host("db1").port(5433).user("app")`.
+//!
+//! Parsing is pure: it reads neither files nor (unless asked) the environment. The
+//! password file is consulted when connecting, through [`Config::resolve`].
+//!
+//! # URLs
+//!
+//! ```text
+//! postgresql://[user[:password]@][host[:port][,host[:port]...]][/dbname][?key=value&...]
+//! ```
+//!
+//! `postgres://` works too. Every part is percent-decoded. IPv6 addresses go in
+//! brackets (`[::1]:5432`); a host that decodes to an absolute path is a Unix socket
+//! directory (`postgresql://%2Fvar%2Frun%2Fpostgresql/app`, or `?host=/var/run/postgresql`).
+//! Query parameters override the parts before them.
+//!
+//! # Parameters
+//!
+//! The same names in URLs and `key=value` strings (environment variable in brackets):
+//!
+//! | parameter | meaning |
+//! |---|---|
+//! | `host` (`PGHOST`) | comma-separated host names, addresses or socket directories |
+//! | `hostaddr` (`PGHOSTADDR`) | comma-separated numeric addresses, one per host: connect there instead of resolving the host name, which is still used for TLS and the password file |
+//! | `port` (`PGPORT`) | one port, or one per host; an empty entry is 5432 |
+//! | `user` (`PGUSER`), `password` (`PGPASSWORD`), `dbname` (`PGDATABASE`) | who, with what, to which database |
+//! | `application_name` (`PGAPPNAME`), `options` (`PGOPTIONS`) | sent at start-up |
+//! | `sslmode` (`PGSSLMODE`) | `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full` |
+//! | `channel_binding` (`PGCHANNELBINDING`) | `disable`, `prefer`, `require` |
+//! | `connect_timeout` (`PGCONNECT_TIMEOUT`) | seconds per host; 0 or negative: none |
+//! | `keepalives` | 0 turns TCP keepalives off |
+//! | `keepalives_idle`, `keepalives_interval`, `keepalives_count` | keepalive tuning (seconds, seconds, probes; 0 is the system default) |
+//! | `target_session_attrs` (`PGTARGETSESSIONATTRS`) | `any`, `read-write`, `read-only`, `primary`, `standby`, `prefer-standby` |
+//! | `passfile` (`PGPASSFILE`) | password file location |
+//! | `statement_cache_capacity` | apg: prepared statements cached per connection, 0 disables |
+//! | `command_timeout` | apg: default query timeout in seconds; 0 or negative: none |
+//!
+//! Durations accept decimals (`1.5`), a superset of libpq's whole seconds. A name no
+//! PostgreSQL client knows is an error naming it, as in libpq; libpq parameters apg
+//! does not implement (`service`, `sslrootcert`, `load_balance_hosts`, ...) are
+//! errors too, so that no setting is silently ignored.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use apg_proto::auth::scram::ChannelBindingPolicy;
+
+use crate::runtime::{Keepalive, TcpOptions};
+
+mod conninfo;
+mod error;
+mod param;
+mod passfile;
+mod resolve;
+#[cfg(test)]
+mod tests;
+mod url;
+
+pub use error::{ConfigError, Origin};
+pub use passfile::{
+    default_path as default_passfile_path, pgpass_host, PassFile, DEFAULT_SOCKET_DIRS,
+};
+pub use resolve::{Resolved, Target};
+
+use param::Key;
+
+/// Where a server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Host {
+    /// A host name or IP address, reached over TCP.
+    Tcp(String),
+    /// A directory holding the server's Unix socket (`.s.PGSQL.<port>`).
+    Unix(PathBuf),
+}
+
+impl Host {
+    /// Whether this is a Unix socket directory.
+    pub fn is_unix(&self) -> bool {
+        matches!(self, Self::Unix(_))
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(name) => f.write_str(name),
+            Self::Unix(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
+/// The libpq `sslmode` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SslMode {
+    /// Never TLS.
+    Disable,
+    /// Plain text first; TLS only if the server refuses plain text.
+    Allow,
+    /// TLS if the server offers it, plain text otherwise. Offers no protection against
+    /// an active attacker.
+    #[default]
+    Prefer,
+    /// TLS, without checking the certificate.
+    Require,
+    /// TLS, with a certificate signed by a trusted authority.
+    VerifyCa,
+    /// TLS, with a trusted certificate for the host name.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The libpq spelling (`verify-full`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Allow => "allow",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
+
+impl FromStr for SslMode {
+    type Err = ConfigError;
+
+    /// Reads the libpq spelling; anything else is [`ConfigError::InvalidValue`].
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        Ok(match s {
+            "disable" => Self::Disable,
+            "allow" => Self::Allow,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            _ => {
+                return Err(ConfigError::InvalidValue {
+                    parameter: "sslmode",
+                    value: s.into(),
+                    origin: Origin::ConnString,
+                })
+            }
+        })
+    }
+}
+
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// libpq's `target_session_attrs`: which server of a multi-host list is acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TargetSessionAttrs {
+    /// Any server.
+    #[default]
+    Any,
+    /// A server that accepts writes.
+    ReadWrite,
+    /// A server that does not accept writes.
+    ReadOnly,
+    /// A server not in hot standby.
+    Primary,
+    /// A server in hot standby.
+    Standby,
+    /// A standby if there is one, any server otherwise.
+    PreferStandby,
+}
+
+impl TargetSessionAttrs {
+    /// The libpq spelling (`read-write`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::ReadWrite => "read-write",
+            Self::ReadOnly => "read-only",
+            Self::Primary => "primary",
+            Self::Standby => "standby",
+            Self::PreferStandby => "prefer-standby",
+        }
+    }
+}
+
+impl FromStr for TargetSessionAttrs {
+    type Err = ConfigError;
+
+    /// Reads the libpq spelling; anything else is [`ConfigError::InvalidValue`].
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        Ok(match s {
+            "any" => Self::Any,
+            "read-write" => Self::ReadWrite,
+            "read-only" => Self::ReadOnly,
+            "primary" => Self::Primary,
+            "standby" => Self::Standby,
+            "prefer-standby" => Self::PreferStandby,
+            _ => {
+                return Err(ConfigError::InvalidValue {
+                    parameter: "target_session_attrs",
+                    value: s.into(),
+                    origin: Origin::ConnString,
+                })
+            }
+        })
+    }
+}
+
+impl fmt::Display for TargetSessionAttrs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Connection configuration.
+///
+/// Built from a URL or key=value string ([`str::parse`]), from the `PG*` environment
+/// variables, or with the setters below. See the [module documentation](self) for
+/// the syntax and every parameter.
+///
+/// `Display` renders a URL with the password shown as `***`; `Debug` never shows it.
+///
+/// ```
+/// use apg::config::{Config, SslMode};
+///
+/// let config: Config = "postgresql://app@db1:5432,db2:5433/shop?sslmode=verify-full"
+///     .parse()
+///     .unwrap();
+/// assert_eq!(config.ports, [5432, 5433]);
+/// assert_eq!(config.ssl_mode, SslMode::VerifyFull);
+///
+/// let built = Config::new()
+///     .host("db1")
+///     .port(5432)
+///     .host("db2")
+///     .port(5433)
+///     .user("app")
+///     .dbname("shop")
+///     .ssl_mode(SslMode::VerifyFull);
+/// assert_eq!(built, config);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Hosts to try, in order. Empty means the default (a Unix socket directory where
+    /// one exists, then `localhost`).
+    pub hosts: Vec<Host>,
+    /// Numeric addresses, one per host (or standing alone): connect there without a
+    /// name lookup; the host name is still used for TLS and the password file.
+    pub hostaddrs: Vec<IpAddr>,
+    /// Ports, one for all hosts or one per host. Empty means 5432.
+    pub ports: Vec<u16>,
+    /// The role. Defaults to the operating-system user name.
+    pub user: Option<String>,
+    /// The password, if any (also looked up in the password file).
+    pub password: Option<Vec<u8>>,
+    /// The database. Defaults to the user name.
+    pub dbname: Option<String>,
+    /// `application_name`, shown in `pg_stat_activity`.
+    pub application_name: Option<String>,
+    /// Command-line options for the server (`-c name=value ...`).
+    pub options: Option<String>,
+    /// Further run-time parameters set at start-up.
+    pub server_settings: Vec<(String, String)>,
+    /// TLS policy.
+    pub ssl_mode: SslMode,
+    /// SCRAM channel binding policy.
+    pub channel_binding: ChannelBindingPolicy,
+    /// Bound on establishing each connection (per host), start-up included.
+    pub connect_timeout: Option<Duration>,
+    /// Whether TCP keepalives are on (libpq `keepalives`, default on).
+    pub keepalives: bool,
+    /// Idle time before the first keepalive probe.
+    pub keepalives_idle: Option<Duration>,
+    /// Time between keepalive probes.
+    pub keepalives_interval: Option<Duration>,
+    /// Probes lost before the connection is considered dead.
+    pub keepalives_count: Option<u32>,
+    /// Which server of the host list is acceptable.
+    pub target_session_attrs: TargetSessionAttrs,
+    /// Capacity of the per-connection prepared-statement cache; 0 disables it (for
+    /// PgBouncer transaction pooling: only unnamed statements are used then).
+    pub statement_cache_capacity: usize,
+    /// Default per-query timeout; on expiry the query is cancelled.
+    pub command_timeout: Option<Duration>,
+    /// Path of the password file (`PGPASSFILE`; default `~/.pgpass`).
+    pub passfile: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            hosts: Vec::new(),
+            hostaddrs: Vec::new(),
+            ports: Vec::new(),
+            user: None,
+            password: None,
+            dbname: None,
+            application_name: None,
+            options: None,
+            server_settings: Vec::new(),
+            ssl_mode: SslMode::Prefer,
+            channel_binding: ChannelBindingPolicy::Prefer,
+            connect_timeout: None,
+            keepalives: true,
+            keepalives_idle: None,
+            keepalives_interval: None,
+            keepalives_count: None,
+            target_session_attrs: TargetSessionAttrs::Any,
+            statement_cache_capacity: 256,
+            command_timeout: None,
+            passfile: None,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("hosts", &self.hosts)
+            .field("hostaddrs", &self.hostaddrs)
+            .field("ports", &self.ports)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("dbname", &self.dbname)
+            .field("application_name", &self.application_name)
+            .field("options", &self.options)
+            .field("server_settings", &self.server_settings)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("channel_binding", &self.channel_binding)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("keepalives", &self.keepalives)
+            .field("keepalives_idle", &self.keepalives_idle)
+            .field("keepalives_interval", &self.keepalives_interval)
+            .field("keepalives_count", &self.keepalives_count)
+            .field("target_session_attrs", &self.target_session_attrs)
+            .field("statement_cache_capacity", &self.statement_cache_capacity)
+            .field("command_timeout", &self.command_timeout)
+            .field("passfile", &self.passfile)
+            .finish()
+    }
+}
+
+/// A URL with the password replaced by `***`. `server_settings` are not shown (URLs
+/// have no parameter for them); everything else parses back to an equal `Config`.
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&url::render(self, url::Password::Redacted))
+    }
+}
+
+/// Parses a URL (if the string starts with `scheme://`) or a libpq `key=value`
+/// string. The environment is not read; see [`Config::parse_with_env`].
+impl FromStr for Config {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        Self::parse_with_env_lookup(s, |_| None)
+    }
+}
+
+impl Config {
+    /// A configuration with every setting at its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A configuration from the libpq `PG*` environment variables alone (`PGHOST`,
+    /// `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`,
+    /// `PGOPTIONS`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`, `PGCHANNELBINDING`,
+    /// `PGTARGETSESSIONATTRS`, `PGPASSFILE`). Unset, empty and non-UTF-8 variables
+    /// are ignored.
+    ///
+    /// # Errors
+    ///
+    /// A variable with a value its parameter does not accept, named in the error.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_env`] with the environment read through `env`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::from_env`].
+    pub fn from_env_lookup(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::parse_with_env_lookup("", env)
+    }
+
+    /// Parses `s` like [`str::parse`], then fills every parameter `s` did not set from
+    /// its `PG*` environment variable, as libpq does. Explicit settings always win.
+    ///
+    /// # Errors
+    ///
+    /// A malformed string or environment variable.
+    pub fn parse_with_env(s: &str) -> Result<Self, ConfigError> {
+        Self::parse_with_env_lookup(s, |name| std::env::var(name).ok())
+    }
+
+    /// [`Config::parse_with_env`] with the environment read through `env`, for tests
+    /// and for applications that keep settings elsewhere.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::parse_with_env`].
+    pub fn parse_with_env_lookup(
+        s: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let s = s.trim();
+        let mut config = Self::default();
+        let set = match url::strip_scheme(s) {
+            Some(rest) => url::parse(rest?, &mut config)?,
+            None => conninfo::parse(s, &mut config)?,
+        };
+        for key in Key::ALL {
+            if set.contains(&key) {
+                continue;
+            }
+            let Some(var) = key.env_var() else { continue };
+            if let Some(value) = env(var).filter(|v| !v.is_empty()) {
+                param::apply(&mut config, key, value.as_bytes(), Origin::Env(var))?;
+            }
+        }
+        param::validate(&config)?;
+        Ok(config)
+    }
+
+    /// TCP socket options for the runtime: `nodelay` always, keepalives as configured.
+    pub fn tcp_options(&self) -> TcpOptions {
+        TcpOptions {
+            nodelay: true,
+            keepalive: self.keepalives.then_some(Keepalive {
+                idle: self.keepalives_idle,
+                interval: self.keepalives_interval,
+                retries: self.keepalives_count,
+            }),
+        }
+    }
+}
+
+/// Builder methods. Each takes and returns the configuration, so calls chain.
+/// List settings (`host`, `hostaddr`, `port`, `server_setting`) append.
+impl Config {
+    /// Adds a host: a name or address, or a Unix socket directory if it starts
+    /// with `/`.
+    #[must_use]
+    pub fn host(mut self, host: impl AsRef<str>) -> Self {
+        self.hosts.push(param::host_from_str(host.as_ref()));
+        self
+    }
+
+    /// Adds a Unix socket directory as a host.
+    #[must_use]
+    pub fn host_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.hosts.push(Host::Unix(dir.into()));
+        self
+    }
+
+    /// Adds a numeric address (`hostaddr`).
+    #[must_use]
+    pub fn hostaddr(mut self, addr: IpAddr) -> Self {
+        self.hostaddrs.push(addr);
+        self
+    }
+
+    /// Adds a port: one for all hosts, or one per host in order.
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.ports.push(port);
+        self
+    }
+
+    /// Sets the user name.
+    #[must_use]
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Sets the password.
+    #[must_use]
+    pub fn password(mut self, password: impl AsRef<[u8]>) -> Self {
+        self.password = Some(password.as_ref().to_vec());
+        self
+    }
+
+    /// Sets the database name.
+    #[must_use]
+    pub fn dbname(mut self, dbname: impl Into<String>) -> Self {
+        self.dbname = Some(dbname.into());
+        self
+    }
+
+    /// Sets `application_name`.
+    #[must_use]
+    pub fn application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = Some(name.into());
+        self
+    }
+
+    /// Sets the server command-line options (`-c name=value ...`).
+    #[must_use]
+    pub fn options(mut self, options: impl Into<String>) -> Self {
+        self.options = Some(options.into());
+        self
+    }
+
+    /// Adds a run-time parameter to set at start-up.
+    #[must_use]
+    pub fn server_setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.server_settings.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the TLS policy.
+    #[must_use]
+    pub fn ssl_mode(mut self, mode: SslMode) -> Self {
+        self.ssl_mode = mode;
+        self
+    }
+
+    /// Sets the SCRAM channel binding policy.
+    #[must_use]
+    pub fn channel_binding(mut self, policy: ChannelBindingPolicy) -> Self {
+        self.channel_binding = policy;
+        self
+    }
+
+    /// Sets the per-host connection timeout.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Turns TCP keepalives on or off.
+    #[must_use]
+    pub fn keepalives(mut self, on: bool) -> Self {
+        self.keepalives = on;
+        self
+    }
+
+    /// Sets the idle time before the first keepalive probe.
+    #[must_use]
+    pub fn keepalives_idle(mut self, idle: Duration) -> Self {
+        self.keepalives_idle = Some(idle);
+        self
+    }
+
+    /// Sets the time between keepalive probes.
+    #[must_use]
+    pub fn keepalives_interval(mut self, interval: Duration) -> Self {
+        self.keepalives_interval = Some(interval);
+        self
+    }
+
+    /// Sets how many keepalive probes may be lost.
+    #[must_use]
+    pub fn keepalives_count(mut self, count: u32) -> Self {
+        self.keepalives_count = Some(count);
+        self
+    }
+
+    /// Sets which server of the host list is acceptable.
+    #[must_use]
+    pub fn target_session_attrs(mut self, attrs: TargetSessionAttrs) -> Self {
+        self.target_session_attrs = attrs;
+        self
+    }
+
+    /// Sets the prepared-statement cache capacity (0 disables the cache).
+    #[must_use]
+    pub fn statement_cache_capacity(mut self, capacity: usize) -> Self {
+        self.statement_cache_capacity = capacity;
+        self
+    }
+
+    /// Sets the default per-query timeout.
+    #[must_use]
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the password file location.
+    #[must_use]
+    pub fn passfile(mut self, path: impl Into<PathBuf>) -> Self {
+        self.passfile = Some(path.into());
+        self
+    }
+}
+
+/// Accessors, named `get_*` because the plain names are the builder methods.
+impl Config {
+    /// The hosts, in order.
+    pub fn get_hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    /// The numeric addresses (`hostaddr`).
+    pub fn get_hostaddrs(&self) -> &[IpAddr] {
+        &self.hostaddrs
+    }
+
+    /// The ports as configured (empty: 5432 everywhere).
+    pub fn get_ports(&self) -> &[u16] {
+        &self.ports
+    }
+
+    /// The user name, if set.
+    pub fn get_user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The password, if set.
+    pub fn get_password(&self) -> Option<&[u8]> {
+        self.password.as_deref()
+    }
+
+    /// The database name, if set.
+    pub fn get_dbname(&self) -> Option<&str> {
+        self.dbname.as_deref()
+    }
+
+    /// `application_name`, if set.
+    pub fn get_application_name(&self) -> Option<&str> {
+        self.application_name.as_deref()
+    }
+
+    /// The server command-line options, if set.
+    pub fn get_options(&self) -> Option<&str> {
+        self.options.as_deref()
+    }
+
+    /// The run-time parameters set at start-up.
+    pub fn get_server_settings(&self) -> &[(String, String)] {
+        &self.server_settings
+    }
+
+    /// The TLS policy.
+    pub fn get_ssl_mode(&self) -> SslMode {
+        self.ssl_mode
+    }
+
+    /// The SCRAM channel binding policy.
+    pub fn get_channel_binding(&self) -> ChannelBindingPolicy {
+        self.channel_binding
+    }
+
+    /// The per-host connection timeout, if any.
+    pub fn get_connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
+    /// Whether TCP keepalives are on.
+    pub fn get_keepalives(&self) -> bool {
+        self.keepalives
+    }
+
+    /// The idle time before the first keepalive probe, if set.
+    pub fn get_keepalives_idle(&self) -> Option<Duration> {
+        self.keepalives_idle
+    }
+
+    /// The time between keepalive probes, if set.
+    pub fn get_keepalives_interval(&self) -> Option<Duration> {
+        self.keepalives_interval
+    }
+
+    /// The number of keepalive probes that may be lost, if set.
+    pub fn get_keepalives_count(&self) -> Option<u32> {
+        self.keepalives_count
+    }
+
+    /// Which server of the host list is acceptable.
+    pub fn get_target_session_attrs(&self) -> TargetSessionAttrs {
+        self.target_session_attrs
+    }
+
+    /// The prepared-statement cache capacity.
+    pub fn get_statement_cache_capacity(&self) -> usize {
+        self.statement_cache_capacity
+    }
+
+    /// The default per-query timeout, if any.
+    pub fn get_command_timeout(&self) -> Option<Duration> {
+        self.command_timeout
+    }
+
+    /// The configured password file location, if any.
+    pub fn get_passfile(&self) -> Option<&std::path::Path> {
+        self.passfile.as_deref()
+    }
+}
