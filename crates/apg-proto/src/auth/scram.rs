@@ -349,6 +349,7 @@ impl State {
 /// assert_eq!(scram.client_first_message(), b"n,,n=,r=WlpaWlpaWlpaWlpaWlpaWlpa");
 /// # Ok::<(), apg_proto::auth::AuthError>(())
 /// ```
+#[cfg_attr(test, derive(Clone))]
 pub struct ScramClient {
     /// The SASLprep-ed password; emptied (after overwriting) once keys are derived.
     password: Vec<u8>,

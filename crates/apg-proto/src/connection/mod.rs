@@ -113,6 +113,8 @@ impl core::fmt::Debug for BackendKey {
 
 /// A PostgreSQL client session as a pure state machine. See the [module](self) docs.
 #[derive(Debug)]
+// Tests replay input on clones to check that chunking never changes the outcome.
+#[cfg_attr(test, derive(Clone))]
 pub struct Connection {
     phase: Phase,
     startup: Startup,

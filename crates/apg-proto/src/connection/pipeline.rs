@@ -67,6 +67,7 @@ impl Step {
 
 /// A request in flight.
 #[derive(Debug)]
+#[cfg_attr(test, derive(Clone))]
 pub(super) struct InFlight {
     pub(super) id: RequestId,
     /// Steps of this request still owed.
@@ -104,12 +105,14 @@ impl InFlight {
 
 /// A request whose steps are all answered, waiting for its group's ReadyForQuery.
 #[derive(Debug)]
+#[cfg_attr(test, derive(Clone))]
 struct Awaiting {
     id: RequestId,
     discarded: bool,
 }
 
 #[derive(Debug, Default)]
+#[cfg_attr(test, derive(Clone))]
 pub(super) struct Pipeline {
     pub(super) requests: VecDeque<InFlight>,
     pub(super) steps: VecDeque<Step>,

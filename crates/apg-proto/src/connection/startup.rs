@@ -32,6 +32,7 @@ use crate::message::{Frame, Message};
 
 /// The start-up sub-machine's own state.
 #[derive(Debug)]
+#[cfg_attr(test, derive(Clone))]
 pub(super) struct Startup {
     /// The encoded StartupMessage, sent after TLS negotiation.
     startup_message: Bytes,
@@ -52,6 +53,7 @@ pub(super) struct Startup {
 }
 
 #[derive(Debug)]
+#[cfg_attr(test, derive(Clone))]
 enum AuthState {
     /// No authentication request seen yet.
     Start,

@@ -40,10 +40,49 @@ fn sent(conn: &mut Connection, server: &mut FakeServer) -> Vec<Received> {
     server.receive(&out).expect("client sent valid messages")
 }
 
+/// Feeds the server's output to the client in one piece, and checks on clones that
+/// feeding it one byte at a time, or split at any point, ends in the same state: every
+/// transcript test is also a chunking test.
 fn deliver(conn: &mut Connection, server: &mut FakeServer) -> Result<(), Error> {
     let bytes = server.take_output();
+    let before = conn.clone();
     conn.receive(&bytes);
-    conn.process()
+    let result = conn.process();
+    let expected = observable(conn);
+    let mut splits: Vec<Vec<usize>> = vec![vec![1; bytes.len()]];
+    if bytes.len() <= 2048 {
+        splits.extend((1..bytes.len()).map(|at| vec![at, bytes.len() - at]));
+    }
+    for sizes in splits {
+        let mut other = before.clone();
+        let mut rest = &bytes[..];
+        let mut other_result = Ok(());
+        for size in sizes {
+            let (piece, tail) = rest.split_at(size);
+            rest = tail;
+            other.receive(piece);
+            other_result = other.process();
+            if other_result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(other_result, result);
+        assert_eq!(observable(&other), expected);
+    }
+    result
+}
+
+/// Everything a caller can see of a connection.
+fn observable(conn: &Connection) -> impl PartialEq + core::fmt::Debug {
+    (
+        conn.events.clone(),
+        conn.send.to_vec(),
+        conn.phase,
+        conn.error.clone(),
+        conn.transaction_status,
+        conn.params.clone(),
+        conn.in_flight(),
+    )
 }
 
 fn events(conn: &mut Connection) -> Vec<Event> {
