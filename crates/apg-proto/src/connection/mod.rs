@@ -161,7 +161,7 @@ impl Connection {
             error: None,
             eof: false,
         };
-        conn.begin(&config)?;
+        conn.begin()?;
         Ok(conn)
     }
 

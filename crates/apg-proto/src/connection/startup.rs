@@ -160,7 +160,7 @@ impl Startup {
 
 impl Connection {
     /// Queues the first bytes of the session.
-    pub(super) fn begin(&mut self, _config: &Config) -> Result<(), Error> {
+    pub(super) fn begin(&mut self) -> Result<(), Error> {
         match self.startup.tls {
             TlsNegotiation::Prefer | TlsNegotiation::Require => {
                 SslRequest.encode(&mut self.send)?;
