@@ -2,33 +2,18 @@
 //!
 //! <https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-COPYDONE>
 
-use bytes::{Bytes, BytesMut};
-
-use crate::error::{EncodeError, ProtocolError};
-use crate::message::{Message, Reader};
-
-/// CopyDone (`c`): the sender has no more COPY data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CopyDone;
-
-impl Message for CopyDone {
-    const TAG: Option<u8> = Some(b'c');
-    const NAME: &'static str = "CopyDone";
-
-    fn encode_body(&self, _buf: &mut BytesMut) -> Result<(), EncodeError> {
-        Ok(())
-    }
-
-    fn decode(body: Bytes) -> Result<Self, ProtocolError> {
-        Reader::new(body, Self::NAME).finish()?;
-        Ok(Self)
-    }
+empty_message! {
+    /// CopyDone (`c`): the sender has no more COPY data.
+    CopyDone, b'c'
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ProtocolError;
     use crate::message::test_util::roundtrip;
+    use crate::message::Message;
+    use bytes::Bytes;
 
     #[test]
     fn bytes() {

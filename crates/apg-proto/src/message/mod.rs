@@ -31,6 +31,36 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::{EncodeError, ProtocolError};
 
+/// Defines a message whose body is empty: a unit struct, its tag and name, and a decoder
+/// that refuses any body byte.
+///
+/// Six backend messages are nothing but their type byte; one definition keeps their
+/// codecs identical, while each file keeps its own doc and tests.
+macro_rules! empty_message {
+    ($(#[$meta:meta])* $name:ident, $tag:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub struct $name;
+
+        impl $crate::message::Message for $name {
+            const TAG: Option<u8> = Some($tag);
+            const NAME: &'static str = stringify!($name);
+
+            fn encode_body(
+                &self,
+                _buf: &mut bytes::BytesMut,
+            ) -> Result<(), $crate::error::EncodeError> {
+                Ok(())
+            }
+
+            fn decode(body: bytes::Bytes) -> Result<Self, $crate::error::ProtocolError> {
+                $crate::message::Reader::new(body, Self::NAME).finish()?;
+                Ok(Self)
+            }
+        }
+    };
+}
+
 pub mod backend;
 mod copy_data;
 mod copy_done;

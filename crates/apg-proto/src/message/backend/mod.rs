@@ -43,36 +43,6 @@ use bytes::BytesMut;
 use crate::error::{EncodeError, ProtocolError};
 use crate::message::{Frame, Message};
 
-/// Defines a message whose body is empty: a unit struct, its tag and name, and a decoder
-/// that refuses any body byte.
-///
-/// Six backend messages are nothing but their type byte; one definition keeps their
-/// codecs identical, while each file keeps its own doc and tests.
-macro_rules! empty_message {
-    ($(#[$meta:meta])* $name:ident, $tag:literal) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-        pub struct $name;
-
-        impl $crate::message::Message for $name {
-            const TAG: Option<u8> = Some($tag);
-            const NAME: &'static str = stringify!($name);
-
-            fn encode_body(
-                &self,
-                _buf: &mut bytes::BytesMut,
-            ) -> Result<(), $crate::error::EncodeError> {
-                Ok(())
-            }
-
-            fn decode(body: bytes::Bytes) -> Result<Self, $crate::error::ProtocolError> {
-                $crate::message::Reader::new(body, Self::NAME).finish()?;
-                Ok(Self)
-            }
-        }
-    };
-}
-
 mod authentication;
 mod backend_key_data;
 mod bind_complete;

@@ -2,37 +2,22 @@
 //!
 //! <https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-FLUSH>
 
-use bytes::{Bytes, BytesMut};
-
-use crate::error::{EncodeError, ProtocolError};
-use crate::message::{Message, Reader};
-
-/// Flush (`H`): asks the server to send the output it has produced so far, without
-/// ending the sync group the way Sync does.
-///
-/// Useful after a Describe or an Execute whose results the client needs before it
-/// sends more; the server ignores it during COPY FROM STDIN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Flush;
-
-impl Message for Flush {
-    const TAG: Option<u8> = Some(b'H');
-    const NAME: &'static str = "Flush";
-
-    fn encode_body(&self, _buf: &mut BytesMut) -> Result<(), EncodeError> {
-        Ok(())
-    }
-
-    fn decode(body: Bytes) -> Result<Self, ProtocolError> {
-        Reader::new(body, Self::NAME).finish()?;
-        Ok(Self)
-    }
+empty_message! {
+    /// Flush (`H`): asks the server to send the output it has produced so far, without
+    /// ending the sync group the way Sync does.
+    ///
+    /// Useful after a Describe or an Execute whose results the client needs before it
+    /// sends more; the server ignores it during COPY FROM STDIN.
+    Flush, b'H'
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ProtocolError;
     use crate::message::test_util::roundtrip;
+    use crate::message::Message;
+    use bytes::Bytes;
     use proptest::prelude::*;
 
     #[test]

@@ -2,37 +2,22 @@
 //!
 //! <https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-SYNC>
 
-use bytes::{Bytes, BytesMut};
-
-use crate::error::{EncodeError, ProtocolError};
-use crate::message::{Message, Reader};
-
-/// Sync (`S`): closes the current implicit transaction of the extended query protocol
-/// (committing it, or rolling it back after an error) and asks for a ReadyForQuery.
-///
-/// After an error the server skips every message up to the next Sync, so a Sync is also
-/// the point where a pipeline resynchronises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Sync;
-
-impl Message for Sync {
-    const TAG: Option<u8> = Some(b'S');
-    const NAME: &'static str = "Sync";
-
-    fn encode_body(&self, _buf: &mut BytesMut) -> Result<(), EncodeError> {
-        Ok(())
-    }
-
-    fn decode(body: Bytes) -> Result<Self, ProtocolError> {
-        Reader::new(body, Self::NAME).finish()?;
-        Ok(Self)
-    }
+empty_message! {
+    /// Sync (`S`): closes the current implicit transaction of the extended query protocol
+    /// (committing it, or rolling it back after an error) and asks for a ReadyForQuery.
+    ///
+    /// After an error the server skips every message up to the next Sync, so a Sync is also
+    /// the point where a pipeline resynchronises.
+    Sync, b'S'
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ProtocolError;
     use crate::message::test_util::roundtrip;
+    use crate::message::Message;
+    use bytes::Bytes;
     use proptest::prelude::*;
 
     #[test]

@@ -2,34 +2,19 @@
 //!
 //! <https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-TERMINATE>
 
-use bytes::{Bytes, BytesMut};
-
-use crate::error::{EncodeError, ProtocolError};
-use crate::message::{Message, Reader};
-
-/// Terminate (`X`): the client is about to close the connection; the server ends the
-/// session without an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Terminate;
-
-impl Message for Terminate {
-    const TAG: Option<u8> = Some(b'X');
-    const NAME: &'static str = "Terminate";
-
-    fn encode_body(&self, _buf: &mut BytesMut) -> Result<(), EncodeError> {
-        Ok(())
-    }
-
-    fn decode(body: Bytes) -> Result<Self, ProtocolError> {
-        Reader::new(body, Self::NAME).finish()?;
-        Ok(Self)
-    }
+empty_message! {
+    /// Terminate (`X`): the client is about to close the connection; the server ends the
+    /// session without an answer.
+    Terminate, b'X'
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ProtocolError;
     use crate::message::test_util::roundtrip;
+    use crate::message::Message;
+    use bytes::Bytes;
     use proptest::prelude::*;
 
     #[test]
