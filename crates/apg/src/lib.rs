@@ -55,4 +55,5 @@ pub mod types {
     pub use apg_proto::types::*;
 }
 
+pub use apg_proto::message::Format;
 pub use apg_proto::types::{FromSql, ToSql};

@@ -39,6 +39,9 @@ pub struct ConnectionStats {
     pub statements_prepared: u64,
     /// Parse messages sent for the unnamed statement.
     pub unnamed_parses: u64,
+    /// The most responses ever waiting in one request's slot for its task to take
+    /// them: a bound on what the connection buffers per request.
+    pub max_queued_responses: usize,
 }
 
 /// One request's responses, filled by the driver.
@@ -340,7 +343,12 @@ impl State {
     pub(crate) fn route_response(&mut self, id: RequestId, body: Response) -> Option<Waker> {
         let slot = self.slots.get_mut(&id)?;
         slot.queue.push_back(body);
-        slot.waker.take()
+        let queued = slot.queue.len();
+        let waker = slot.waker.take();
+        if queued > self.stats.max_queued_responses {
+            self.stats.max_queued_responses = queued;
+        }
+        waker
     }
 
     /// Routes a request's completion to its slot; returns the waker to wake, if any.

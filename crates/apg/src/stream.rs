@@ -53,6 +53,8 @@ pub struct RowStream {
     /// The current batch has delivered a row (so the next one was requested).
     prefetched: bool,
     affected: Option<u64>,
+    /// Rows returned so far.
+    delivered: u64,
     finished: bool,
 }
 
@@ -178,6 +180,7 @@ impl Client {
                 batches: VecDeque::new(),
                 prefetched: false,
                 affected: None,
+                delivered: 0,
                 finished: false,
             };
             let first = stream.send_first(query, statement.as_ref(), params)?;
@@ -407,6 +410,7 @@ impl Stream for RowStream {
                             return this.fail(e);
                         }
                     }
+                    this.delivered += 1;
                     return Poll::Ready(Some(Ok(Row::new(columns, data))));
                 }
                 Item::Response(Response::RowDescription(desc)) => {
@@ -422,7 +426,8 @@ impl Stream for RowStream {
                     this.prefetched = false;
                 }
                 Item::Response(Response::CommandComplete(c)) => {
-                    this.affected = c.rows();
+                    // A SELECT run in batches reports the rows of its last batch only.
+                    this.affected = Some(c.rows().unwrap_or(0).max(this.delivered));
                     this.end();
                     return Poll::Ready(None);
                 }
