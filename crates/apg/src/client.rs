@@ -197,7 +197,7 @@ pub(crate) async fn collect(
                     out.params = Some(p.types.into_iter().map(Type::from_oid).collect());
                 }
                 Response::Error(e) => {
-                    out.error.get_or_insert(DbError::new(e));
+                    out.error.get_or_insert_with(|| DbError::new(e));
                 }
                 Response::ReadyForQuery(status) => out.status = Some(status),
                 // ParseComplete, BindComplete, CloseComplete, NoData, EmptyQuery,

@@ -33,7 +33,7 @@ impl RowIndex for usize {
 impl sealed::Sealed for str {}
 
 impl RowIndex for str {
-    fn position<'a>(&self, mut names: impl Iterator<Item = &'a str>) -> Option<usize> {
+    fn position<'a>(&self, mut names: impl Iterator<Item = &'a Self>) -> Option<usize> {
         names.position(|n| n == self)
     }
 }
@@ -115,10 +115,9 @@ impl Row {
         else {
             return Err(Error::column(format!("no column {index} in the row")));
         };
-        let raw = match range {
-            Some(r) => Some(self.data.buffer().get(r.clone()).unwrap_or_default()),
-            None => None,
-        };
+        let raw = range
+            .as_ref()
+            .map(|r| self.data.buffer().get(r.clone()).unwrap_or_default());
         T::from_sql_checked(column.type_(), column.format(), raw).map_err(|e| {
             Error::conversion(
                 format!("cannot read column {position} ({:?})", column.name()),

@@ -288,7 +288,7 @@ mod tests {
             compact_formats(&[bin.clone(), bin.clone()]),
             [Format::Binary]
         );
-        assert!(compact_formats(&[text.clone()]).is_empty());
+        assert!(compact_formats(std::slice::from_ref(&text)).is_empty());
         assert_eq!(
             compact_formats(&[bin, text]),
             [Format::Binary, Format::Text]
