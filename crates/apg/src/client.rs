@@ -329,6 +329,20 @@ fn check_param_count(expected: usize, params: &Params<'_>) -> Result<(), Error> 
     }
 }
 
+/// A named statement being prepared: closed on the server unless it is handed over.
+struct CloseOnDrop<'a> {
+    shared: &'a Shared,
+    name: Option<String>,
+}
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take().filter(|n| !n.is_empty()) {
+            self.shared.queue_close(name);
+        }
+    }
+}
+
 /// One attempt at running a statement.
 enum Attempt {
     Done(Collected),
@@ -448,14 +462,17 @@ impl Client {
                 Ok((Responses::new(Arc::clone(shared), id), name))
             })
             .await?;
+        // From here the statement may exist on the server: if this future is dropped
+        // or the Describe fails, it is closed with the next request.
+        let mut pending = CloseOnDrop {
+            shared,
+            name: Some(name),
+        };
         let mut out = collect(responses, Keep::Count, None).await?;
         if let Some(e) = out.error.take() {
-            if !name.is_empty() {
-                // Parse may have succeeded before the failure.
-                shared.queue_close(name);
-            }
             return Err(Error::db(e));
         }
+        let name = pending.name.take().unwrap_or_default();
         let params = out.params.take().unwrap_or_default();
         let fields = out.description.take().map(|d| d.fields).unwrap_or_default();
         let statement = Statement::new(shared, name, Arc::from(sql), params, fields);
