@@ -137,6 +137,12 @@ impl Driver {
                 return true;
             }
         };
+        wakers.extend(st.take_send_waiters());
+        if st.read_paused() {
+            // A COPY TO STDOUT consumer is behind: leave the data in the socket (the
+            // server then waits) until it catches up and wakes the driver.
+            return progress;
+        }
         // Read without the lock: client calls can encode meanwhile.
         drop(st);
         let read = Pin::new(&mut *self.stream).poll_read(cx, &mut self.read_buf);

@@ -26,6 +26,7 @@
 mod client;
 pub mod config;
 mod connect;
+mod copy;
 mod driver;
 mod error;
 mod row;
@@ -38,6 +39,7 @@ mod transaction;
 
 pub use client::{Client, Params, ToStatement};
 pub use config::Config;
+pub use copy::{CopyInWriter, CopyOutStream};
 pub use error::{DbError, Error, ErrorKind};
 pub use row::{Row, RowIndex, SimpleColumn, SimpleQueryMessage, SimpleRow};
 pub use runtime::{AsyncStream, BoxFuture, Runtime};

@@ -44,12 +44,24 @@ pub struct ConnectionStats {
     pub max_queued_responses: usize,
 }
 
+/// Responses a bounded slot may hold before the driver stops reading the socket.
+pub(crate) const BOUNDED_QUEUE: usize = 1024;
+
+/// Bytes waiting to be written above which COPY data waits for the socket.
+pub(crate) const SEND_HIGH_WATER: usize = 1 << 20;
+
+/// Bytes waiting to be written below which waiting COPY data may go on.
+pub(crate) const SEND_LOW_WATER: usize = 256 * 1024;
+
 /// One request's responses, filled by the driver.
 #[derive(Debug, Default)]
 struct Slot {
     queue: VecDeque<Response>,
     done: Option<Outcome>,
     waker: Option<Waker>,
+    /// A stream of unknown length (COPY TO STDOUT): when it holds
+    /// [`BOUNDED_QUEUE`] responses, the driver stops reading until it is drained.
+    bounded: bool,
 }
 
 /// Who is asking to send: decides whether the gate lets a request through.
@@ -78,6 +90,10 @@ pub(crate) struct State {
     done_waiters: Vec<Waker>,
     gate: Option<u64>,
     gate_waiters: Vec<Waker>,
+    /// A bounded slot is full: the driver does not read until it is drained.
+    read_paused: bool,
+    /// Writers of COPY data waiting for the send buffer to drain.
+    send_waiters: Vec<Waker>,
     pub(crate) cache: StatementCache,
     /// Scratch space for encoding one parameter value at a time.
     pub(crate) scratch: BytesMut,
@@ -138,6 +154,8 @@ impl Shared {
                 done_waiters: Vec::new(),
                 gate: None,
                 gate_waiters: Vec::new(),
+                read_paused: false,
+                send_waiters: Vec::new(),
                 cache: StatementCache::new(cache_capacity),
                 scratch: BytesMut::new(),
                 stats: ConnectionStats::default(),
@@ -302,6 +320,46 @@ impl State {
         self.slots.insert(id, Slot::default());
     }
 
+    /// Creates a bounded response slot (see [`Slot::bounded`]).
+    pub(crate) fn register_bounded(&mut self, id: RequestId) {
+        self.slots.insert(
+            id,
+            Slot {
+                bounded: true,
+                ..Slot::default()
+            },
+        );
+    }
+
+    /// Whether the driver should leave the socket unread for now.
+    pub(crate) fn read_paused(&self) -> bool {
+        self.read_paused
+    }
+
+    /// Bytes encoded and not yet written.
+    pub(crate) fn unsent(&mut self) -> usize {
+        self.conn.poll_transmit().map_or(0, <[u8]>::len)
+    }
+
+    /// Registers a writer waiting for the send buffer to drain.
+    pub(crate) fn wait_for_send(&mut self, waker: &Waker) {
+        register(&mut self.send_waiters, waker);
+    }
+
+    /// The writers to wake once the send buffer has drained enough.
+    pub(crate) fn take_send_waiters(&mut self) -> Vec<Waker> {
+        if self.send_waiters.is_empty() || self.unsent() >= SEND_LOW_WATER {
+            Vec::new()
+        } else {
+            std::mem::take(&mut self.send_waiters)
+        }
+    }
+
+    /// Wakes the driver (after the caller unlocks), e.g. after encoding data.
+    pub(crate) fn take_driver_waker(&mut self) -> Option<Waker> {
+        self.driver_waker.take()
+    }
+
     fn gate_admits(&self, access: Access) -> bool {
         match (self.gate, access) {
             (None, _) | (_, Access::Bypass) => true,
@@ -344,6 +402,9 @@ impl State {
         let slot = self.slots.get_mut(&id)?;
         slot.queue.push_back(body);
         let queued = slot.queue.len();
+        if slot.bounded && queued >= BOUNDED_QUEUE {
+            self.read_paused = true;
+        }
         let waker = slot.waker.take();
         if queued > self.stats.max_queued_responses {
             self.stats.max_queued_responses = queued;
@@ -373,12 +434,25 @@ impl State {
         }
         wakers.append(&mut self.gate_waiters);
         wakers.append(&mut self.done_waiters);
+        wakers.append(&mut self.send_waiters);
         wakers
     }
 
-    /// The gate and done waiters, to wake when the connection closes.
+    /// A bounded slot was drained or dropped: let the driver read again.
+    fn resume_reading(&mut self) -> Option<Waker> {
+        if self.read_paused {
+            self.read_paused = false;
+            self.driver_waker.take()
+        } else {
+            None
+        }
+    }
+
+    /// The tasks waiting for the gate or to send, to wake when the connection closes.
     pub(crate) fn take_close_waiters(&mut self) -> Vec<Waker> {
-        std::mem::take(&mut self.gate_waiters)
+        let mut wakers = std::mem::take(&mut self.gate_waiters);
+        wakers.append(&mut self.send_waiters);
+        wakers
     }
 }
 
@@ -441,6 +515,15 @@ impl Responses {
         // Take the whole batch the driver routed: one lock per batch, not per row.
         std::mem::swap(&mut self.buf, &mut slot.queue);
         if let Some(r) = self.buf.pop_front() {
+            let driver = if slot.bounded {
+                st.resume_reading()
+            } else {
+                None
+            };
+            drop(st);
+            if let Some(w) = driver {
+                w.wake();
+            }
             return Poll::Ready(Item::Response(r));
         }
         if let Some(outcome) = slot.done {
@@ -454,6 +537,11 @@ impl Responses {
             w => *w = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    /// The request's id.
+    pub(crate) fn id(&self) -> RequestId {
+        self.id
     }
 
     pub(crate) async fn next(&mut self) -> Item {
@@ -473,6 +561,11 @@ impl Drop for Responses {
             let mut st = self.shared.lock();
             st.slots.remove(&self.id);
             st.conn.discard(self.id);
+            let driver = st.resume_reading();
+            drop(st);
+            if let Some(w) = driver {
+                w.wake();
+            }
         }
     }
 }

@@ -37,7 +37,7 @@ use apg::types::Type;
 use apg::{
     Client, ErrorKind, IsolationLevel, Runtime, SimpleQueryMessage, SqlState, TransactionOptions,
 };
-use futures_util::StreamExt;
+use futures_util::{AsyncWriteExt, StreamExt, TryStreamExt};
 
 use common::{connect, connect_with, test_config, unique_name};
 
@@ -78,6 +78,9 @@ macro_rules! apg_suite {
             close_ends_the_connection,
             clones_share_the_connection,
             startup_settings,
+            copy_in_and_out,
+            copy_failures_leave_the_connection_usable,
+            copy_out_is_bounded,
         );
     };
     (@tests $run:path; $($name:ident),* $(,)?) => {
@@ -1139,4 +1142,144 @@ pub async fn startup_settings(rt: Arc<dyn Runtime>) {
         .await
         .unwrap();
     assert_eq!(path, "pg_catalog");
+}
+
+pub async fn copy_in_and_out(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    let t = unique_name("copy");
+    client
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE {t} (id int4 PRIMARY KEY, name text)"
+        ))
+        .await
+        .unwrap();
+    let mut copy = client
+        .copy_in(&format!("COPY {t} (id, name) FROM STDIN (FORMAT csv)"))
+        .await
+        .unwrap();
+    for chunk in (1..=10_000).collect::<Vec<i32>>().chunks(700) {
+        let text: String = chunk.iter().map(|i| format!("{i},name {i}\n")).collect();
+        // Rows split at arbitrary points are fine.
+        let (a, b) = text.as_bytes().split_at(text.len() / 3);
+        copy.write(a).await.unwrap();
+        copy.write(b).await.unwrap();
+    }
+    assert_eq!(copy.finish().await.unwrap(), 10_000);
+    // As a futures-io writer.
+    let mut copy = client
+        .copy_in(&format!("COPY {t} (id, name) FROM STDIN"))
+        .await
+        .unwrap();
+    copy.write_all(b"10001\tlast\n").await.unwrap();
+    copy.flush().await.unwrap();
+    assert_eq!(copy.finish().await.unwrap(), 1);
+    let n: i64 = client
+        .query_scalar(&format!("SELECT count(*) FROM {t}"), &[])
+        .await
+        .unwrap();
+    assert_eq!(n, 10_001);
+    let mut out = client
+        .copy_out(&format!(
+            "COPY (SELECT id, name FROM {t} ORDER BY id) TO STDOUT (FORMAT csv)"
+        ))
+        .await
+        .unwrap();
+    let mut lines = 0;
+    let mut first = None;
+    while let Some(chunk) = out.try_next().await.unwrap() {
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+        first.get_or_insert(chunk);
+    }
+    assert_eq!(lines, 10_001);
+    assert_eq!(first.as_deref(), Some(&b"1,name 1\n"[..]));
+    assert_eq!(out.rows(), Some(10_001));
+}
+
+pub async fn copy_failures_leave_the_connection_usable(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    let t = unique_name("copyfail");
+    client
+        .batch_execute(&format!("CREATE TEMP TABLE {t} (id int4)"))
+        .await
+        .unwrap();
+    let count = format!("SELECT count(*) FROM {t}");
+    // Bad data: the server's error comes from finish, nothing is copied.
+    let mut copy = client
+        .copy_in(&format!("COPY {t} FROM STDIN"))
+        .await
+        .unwrap();
+    copy.write(b"1\nnot a number\n2\n").await.unwrap();
+    let e = copy.finish().await.unwrap_err();
+    assert_eq!(e.code(), Some(SqlState::InvalidTextRepresentation));
+    assert_eq!(client.query_scalar::<i64, _>(&count, &[]).await.unwrap(), 0);
+    // Aborted.
+    let mut copy = client
+        .copy_in(&format!("COPY {t} FROM STDIN"))
+        .await
+        .unwrap();
+    copy.write(b"1\n").await.unwrap();
+    copy.abort("changed my mind").await.unwrap();
+    assert_eq!(client.query_scalar::<i64, _>(&count, &[]).await.unwrap(), 0);
+    // Dropped unfinished.
+    let mut copy = client
+        .copy_in(&format!("COPY {t} FROM STDIN"))
+        .await
+        .unwrap();
+    copy.write(b"1\n").await.unwrap();
+    drop(copy);
+    assert_eq!(client.query_scalar::<i64, _>(&count, &[]).await.unwrap(), 0);
+    // Not a COPY at all, or a failing one.
+    let e = client.copy_in("SELECT 1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    let e = client
+        .copy_in("COPY no_such_table FROM STDIN")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(SqlState::UndefinedTable));
+    let mut out = client
+        .copy_out("COPY no_such_table TO STDOUT")
+        .await
+        .unwrap();
+    let e = out.next().await.unwrap().unwrap_err();
+    assert_eq!(e.code(), Some(SqlState::UndefinedTable));
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 8", &[])
+            .await
+            .unwrap(),
+        8
+    );
+    // A copy-out dropped early.
+    let mut out = client
+        .copy_out("COPY (SELECT g FROM generate_series(1, 100000) g) TO STDOUT")
+        .await
+        .unwrap();
+    out.next().await.unwrap().unwrap();
+    drop(out);
+    assert_eq!(
+        within(&rt, 30, client.query_scalar::<i32, _>("SELECT 9", &[]))
+            .await
+            .unwrap(),
+        9
+    );
+}
+
+pub async fn copy_out_is_bounded(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    let mut out = client
+        .copy_out("COPY (SELECT g, repeat('y', 50) FROM generate_series(1, 300000) g) TO STDOUT")
+        .await
+        .unwrap();
+    let mut rows = 0u64;
+    while let Some(chunk) = within(&rt, 60, out.next()).await {
+        chunk.unwrap();
+        rows += 1;
+        if rows % 50_000 == 0 {
+            // A slow consumer: the driver must stop reading meanwhile.
+            rt.sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(rows, 300_000);
+    let queued = client.__stats().max_queued_responses;
+    assert!(queued < 20_000, "{queued} chunks buffered");
 }
