@@ -1,6 +1,7 @@
 //! [`Client`]: the handle to one connection, and the query methods.
 
 use std::fmt;
+use std::pin::pin;
 use std::sync::Arc;
 
 use apg_proto::connection::{ExtendedRequest, Outcome, Request, Response};
@@ -10,6 +11,7 @@ use apg_proto::types::{FromSql, IsNull, ToSql, Type};
 use apg_proto::{EncodeError, UsageError};
 use bytes::BytesMut;
 
+use crate::cancel::race;
 use crate::error::{DbError, Error};
 use crate::row::{Row, SimpleColumn, SimpleQueryMessage, SimpleRow};
 use crate::shared::{Access, ConnectionStats, Item, Responses, Shared};
@@ -468,7 +470,7 @@ impl Client {
             shared,
             name: Some(name),
         };
-        let mut out = collect(responses, Keep::Count, None).await?;
+        let mut out = self.collect_timed(responses, Keep::Count, None).await?;
         if let Some(e) = out.error.take() {
             return Err(Error::db(e));
         }
@@ -481,6 +483,40 @@ impl Client {
     }
 
     // ---- running -----------------------------------------------------------------------
+
+    /// [`collect`], bounded by `command_timeout`: when it elapses, the statement is
+    /// cancelled and its completion awaited (see [`crate::cancel`]).
+    pub(crate) async fn collect_timed(
+        &self,
+        responses: Responses,
+        keep: Keep,
+        columns: Option<Arc<[Column]>>,
+    ) -> Result<Collected, Error> {
+        let shared = self.shared();
+        let Some(limit) = shared.command_timeout() else {
+            return collect(responses, keep, columns).await;
+        };
+        let mut collecting = pin!(collect(responses, keep, columns));
+        if let Some(result) = race(shared.runtime(), limit, collecting.as_mut()).await {
+            return result;
+        }
+        // Hold back new requests until the cancel has landed and this one ended.
+        let gate = shared.try_acquire_gate();
+        if let Some(token) = self.cancel_token() {
+            // If the cancel cannot be sent, the statement runs to its end.
+            let _ = token.cancel().await;
+        }
+        let result = collecting.await;
+        drop(gate);
+        let mut out = result?;
+        match out.error.take() {
+            Some(e) if e.code() == SqlState::QueryCanceled => Err(Error::command_timeout(e)),
+            other => {
+                out.error = other;
+                Ok(out)
+            }
+        }
+    }
 
     /// Runs a statement and collects its result, re-preparing a cached statement once
     /// when the server dropped it or its result type changed.
@@ -569,7 +605,7 @@ impl Client {
             })
             .await?;
         let columns = named.map(|s| Arc::clone(s.columns_arc()));
-        let mut out = collect(responses, keep, columns).await?;
+        let mut out = self.collect_timed(responses, keep, columns).await?;
         match out.error.take() {
             None => Ok(Attempt::Done(out)),
             Some(e) => match named {
@@ -797,7 +833,7 @@ impl Client {
                 Ok(Responses::new(Arc::clone(shared), id))
             })
             .await?;
-        let mut out = collect(responses, Keep::Count, None).await?;
+        let mut out = self.collect_timed(responses, Keep::Count, None).await?;
         match out.error.take() {
             None => Ok(Attempt::Done(out)),
             Some(e) => match named {
@@ -849,7 +885,7 @@ impl Client {
         keep: Keep,
     ) -> Result<Collected, Error> {
         let responses = self.send_simple(sql, access).await?;
-        let mut out = collect(responses, keep, None).await?;
+        let mut out = self.collect_timed(responses, keep, None).await?;
         match out.error.take() {
             Some(e) => Err(Error::db(e)),
             None => Ok(out),

@@ -1,16 +1,16 @@
 //! Establishing a connection: host and port selection, the socket, start-up and
 //! authentication, then spawning the driver.
 
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
 use std::path::PathBuf;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use apg_proto::connection::{Config as CoreConfig, Connection, Event, TlsNegotiation};
 
+use crate::cancel::{race, CancelInfo};
 use crate::client::Client;
 use crate::config::{Config, Host, SslMode};
 use crate::driver::Driver;
@@ -27,7 +27,7 @@ const DEFAULT_PORT: u16 = 5432;
 
 /// One place to try.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
     Tcp(String, u16),
     #[cfg(unix)]
     Unix(PathBuf),
@@ -74,7 +74,9 @@ impl Client {
         for target in targets(config)? {
             let attempt = connect_one(&target, config, &user, &runtime);
             let result = match config.connect_timeout.filter(|d| !d.is_zero()) {
-                Some(limit) => timeout(&*runtime, limit, attempt).await.and_then(|r| r),
+                Some(limit) => race(&*runtime, limit, attempt)
+                    .await
+                    .unwrap_or_else(|| Err(Error::timeout("connect_timeout elapsed"))),
                 None => attempt.await,
             };
             match result {
@@ -213,7 +215,25 @@ async fn connect_one(
     };
     handshake(&mut *stream, &mut conn).await?;
     let prefix = hex(&random::<4>()?);
-    let shared = Arc::new(Shared::new(conn, config.statement_cache_capacity, prefix));
+    let cancel = conn.cancel_request().map(|request| {
+        Arc::new(CancelInfo {
+            runtime: Arc::clone(runtime),
+            target: target.clone(),
+            request,
+            timeout: config
+                .connect_timeout
+                .filter(|d| !d.is_zero())
+                .unwrap_or(Duration::from_secs(10)),
+        })
+    });
+    let shared = Arc::new(Shared::new(
+        conn,
+        config.statement_cache_capacity,
+        prefix,
+        Arc::clone(runtime),
+        cancel,
+        config.command_timeout.filter(|d| !d.is_zero()),
+    ));
     runtime.spawn(Box::pin(Driver::new(Arc::clone(&shared), stream)));
     Ok(Client::from_shared(shared))
 }
@@ -263,26 +283,6 @@ async fn handshake(stream: &mut dyn AsyncStream, conn: &mut Connection) -> Resul
             return Err(Error::from_core(e));
         }
     }
-}
-
-/// Runs `future`, failing with [`ErrorKind::Timeout`] after `limit`.
-async fn timeout<F: Future>(
-    runtime: &dyn Runtime,
-    limit: Duration,
-    future: F,
-) -> Result<F::Output, Error> {
-    let mut future = pin!(future);
-    let mut sleep = runtime.sleep(limit);
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = future.as_mut().poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        if sleep.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Err(Error::timeout("connect_timeout elapsed")));
-        }
-        Poll::Pending
-    })
-    .await
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ pub enum ErrorKind {
     /// `pg_terminate_backend`), or closed by the client. Every request still pending and
     /// every later one fails with this kind; [`Error::source`] says why.
     Closed,
-    /// A time limit ran out (`connect_timeout`).
+    /// A time limit ran out: `connect_timeout`, or `command_timeout` (the statement
+    /// was then cancelled; [`Error::as_db_error`] gives the server's report).
     Timeout,
     /// The configuration cannot be used (no user name, an unsupported setting).
     Config,
@@ -104,6 +105,17 @@ impl Error {
 
     pub(crate) fn timeout(what: &'static str) -> Self {
         Self::new(ErrorKind::Timeout, what)
+    }
+
+    /// `command_timeout` elapsed and the statement was cancelled (`cause`: the
+    /// server's 57014 error).
+    pub(crate) fn command_timeout(cause: DbError) -> Self {
+        let mut e = Self::new(
+            ErrorKind::Timeout,
+            "command_timeout elapsed: the statement was cancelled",
+        );
+        e.0.db = Some(cause);
+        e
     }
 
     pub(crate) fn config(reason: impl Into<Cow<'static, str>>) -> Self {

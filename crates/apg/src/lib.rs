@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod cancel;
 mod client;
 pub mod config;
 mod connect;
@@ -37,6 +38,7 @@ mod statement;
 mod stream;
 mod transaction;
 
+pub use cancel::CancelToken;
 pub use client::{Client, Params, ToStatement};
 pub use config::Config;
 pub use copy::{CopyInWriter, CopyOutStream};

@@ -21,11 +21,14 @@ use std::future::poll_fn;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use apg_proto::connection::{Connection, Outcome, RequestId, Response};
 use bytes::BytesMut;
 
+use crate::cancel::CancelInfo;
 use crate::error::Error;
+use crate::runtime::Runtime;
 use crate::statement::StatementCache;
 
 /// Counters for tests and diagnostics.
@@ -113,6 +116,9 @@ pub(crate) struct Shared {
     prefix: String,
     next_name: AtomicU64,
     next_gate: AtomicU64,
+    runtime: Arc<dyn Runtime>,
+    cancel: Option<Arc<CancelInfo>>,
+    command_timeout: Option<Duration>,
 }
 
 /// One item of a request's answer.
@@ -142,7 +148,14 @@ fn register(list: &mut Vec<Waker>, waker: &Waker) {
 }
 
 impl Shared {
-    pub(crate) fn new(conn: Connection, cache_capacity: usize, prefix: String) -> Self {
+    pub(crate) fn new(
+        conn: Connection,
+        cache_capacity: usize,
+        prefix: String,
+        runtime: Arc<dyn Runtime>,
+        cancel: Option<Arc<CancelInfo>>,
+        command_timeout: Option<Duration>,
+    ) -> Self {
         Self {
             state: Mutex::new(State {
                 conn,
@@ -164,7 +177,36 @@ impl Shared {
             prefix,
             next_name: AtomicU64::new(0),
             next_gate: AtomicU64::new(1),
+            runtime,
+            cancel,
+            command_timeout,
         }
+    }
+
+    pub(crate) fn runtime(&self) -> &dyn Runtime {
+        &*self.runtime
+    }
+
+    pub(crate) fn cancel_info(&self) -> Option<Arc<CancelInfo>> {
+        self.cancel.clone()
+    }
+
+    pub(crate) fn command_timeout(&self) -> Option<Duration> {
+        self.command_timeout
+    }
+
+    /// Takes the gate if it is free.
+    pub(crate) fn try_acquire_gate(self: &Arc<Self>) -> Option<Gate> {
+        let mut st = self.lock();
+        if st.gate.is_some() || st.closed {
+            return None;
+        }
+        let token = self.next_gate.fetch_add(1, Ordering::Relaxed);
+        st.gate = Some(token);
+        Some(Gate {
+            shared: Arc::clone(self),
+            token,
+        })
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

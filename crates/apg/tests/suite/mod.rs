@@ -81,6 +81,8 @@ macro_rules! apg_suite {
             copy_in_and_out,
             copy_failures_leave_the_connection_usable,
             copy_out_is_bounded,
+            cancel_token_cancels,
+            command_timeout_cancels,
         );
     };
     (@tests $run:path; $($name:ident),* $(,)?) => {
@@ -834,6 +836,7 @@ pub async fn terminated_backend_fails_pending_and_later_requests(rt: Arc<dyn Run
     let client = connect(&rt).await;
     let admin = connect(&rt).await;
     let pid = client.backend_pid().unwrap();
+    client.prepare("SELECT pg_sleep(60)").await.unwrap();
     let mut pending = Box::pin(client.query("SELECT pg_sleep(60)", &[]));
     assert!(poll_once(&mut pending).await.is_pending());
     // Let the query reach the server.
@@ -1282,4 +1285,64 @@ pub async fn copy_out_is_bounded(rt: Arc<dyn Runtime>) {
     assert_eq!(rows, 300_000);
     let queued = client.__stats().max_queued_responses;
     assert!(queued < 20_000, "{queued} chunks buffered");
+}
+
+pub async fn cancel_token_cancels(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    let token = client.cancel_token().unwrap();
+    // Prepared beforehand, so that the first poll sends the execution itself.
+    client.prepare("SELECT pg_sleep(30)").await.unwrap();
+    let mut slow = Box::pin(client.query("SELECT pg_sleep(30)", &[]));
+    assert!(poll_once(&mut slow).await.is_pending());
+    rt.sleep(Duration::from_millis(200)).await;
+    within(&rt, 10, token.cancel()).await.unwrap();
+    let e = within(&rt, 10, slow).await.unwrap_err();
+    assert_eq!(e.code(), Some(SqlState::QueryCanceled));
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    // Cancelling an idle connection does nothing.
+    token.cancel().await.unwrap();
+    rt.sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 2", &[])
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+pub async fn command_timeout_cancels(rt: Arc<dyn Runtime>) {
+    let mut config = test_config();
+    config.command_timeout = Some(Duration::from_millis(300));
+    let client = connect_with(&rt, config).await;
+    let started = Instant::now();
+    let e = within(&rt, 20, client.query("SELECT pg_sleep(20)", &[]))
+        .await
+        .unwrap_err();
+    assert!(e.is_timeout(), "{e:?}");
+    assert_eq!(e.code(), Some(SqlState::QueryCanceled));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    // Statements that end around the deadline: the late cancel must not hit the next
+    // request.
+    for i in 0..20u32 {
+        let sleep = format!("SELECT pg_sleep({})", 0.29 + f64::from(i % 5) * 0.005);
+        let _ = within(&rt, 20, client.execute(&sleep, &[])).await;
+        let v: i32 = within(&rt, 20, client.query_scalar("SELECT $1::int4", &[&7i32]))
+            .await
+            .unwrap();
+        assert_eq!(v, 7);
+    }
 }
