@@ -14,7 +14,7 @@ use bytes::BytesMut;
 use crate::cancel::race;
 use crate::error::{DbError, Error};
 use crate::row::{Row, SimpleColumn, SimpleQueryMessage, SimpleRow};
-use crate::shared::{Access, ConnectionStats, Item, Responses, Shared};
+use crate::shared::{Access, Claim, ConnectionStats, Item, Responses, Shared};
 use crate::sqlstate::SqlState;
 use crate::statement::{Column, Statement};
 
@@ -430,10 +430,11 @@ impl Client {
 
     pub(crate) async fn prepare_with(&self, sql: &str, access: Access) -> Result<Statement, Error> {
         let shared = self.shared();
-        let cached = shared.lock().cache.get(sql);
-        if let Some(statement) = cached {
-            return Ok(statement);
-        }
+        // Concurrent first uses of one SQL text prepare it once: the others wait.
+        let _preparing = match shared.claim_prepare(sql).await {
+            Claim::Cached(statement) => return Ok(statement),
+            Claim::Mine(guard) => guard,
+        };
         let (responses, name) = shared
             .submit(access, |st| {
                 let named = st.cache.enabled();

@@ -9,6 +9,9 @@
 //!    `process`), and route every event to the slot of its request, waking that
 //!    request's task.
 //!
+//! Before writing less than [`COALESCE_BYTES`], the driver lets the executor run once:
+//! requests that other tasks are encoding at that moment then go out in the same write.
+//!
 //! When the budget runs out while there is still work, the driver wakes itself and
 //! yields, so one busy connection cannot starve the executor. Otherwise the socket
 //! (and client calls, through the stored waker) wake it.
@@ -35,6 +38,10 @@ const READ_BUF_LEN: usize = 64 * 1024;
 /// Read/write rounds per poll before yielding to the executor.
 const BUDGET: usize = 16;
 
+/// Below this many bytes to send, the driver lets the executor run once before
+/// writing, so requests that tasks are issuing at the same moment join the write.
+const COALESCE_BYTES: usize = 16 * 1024;
+
 /// The future that runs one connection.
 pub(crate) struct Driver {
     shared: Arc<Shared>,
@@ -46,6 +53,8 @@ pub(crate) struct Driver {
     io_done: bool,
     /// The socket has been shut down.
     finished: bool,
+    /// The driver has already let the executor run once before writing small data.
+    coalesced: bool,
 }
 
 impl Driver {
@@ -57,6 +66,7 @@ impl Driver {
             needs_flush: false,
             io_done: false,
             finished: false,
+            coalesced: false,
         }
     }
 
@@ -118,8 +128,14 @@ impl Driver {
         Self::route_events(st, wakers);
     }
 
-    /// One round: write, then read and process. Returns whether anything happened.
-    fn poll_round(&mut self, cx: &mut Context<'_>, wakers: &mut Vec<Waker>) -> bool {
+    /// One round: write, then read and process. Returns whether anything happened, and
+    /// sets `yield_now` when the driver should let other tasks run before writing.
+    fn poll_round(
+        &mut self,
+        cx: &mut Context<'_>,
+        wakers: &mut Vec<Waker>,
+        yield_now: &mut bool,
+    ) -> bool {
         let shared = Arc::clone(&self.shared);
         let mut st = shared.lock();
         st.set_driver_waker(cx.waker());
@@ -129,14 +145,25 @@ impl Driver {
         if self.io_done {
             return false;
         }
-        let mut progress = match self.poll_write_out(cx, &mut st) {
-            Ok(p) => p,
-            Err(e) => {
-                let error = Error::io("writing to the server failed", e);
-                self.fail(&mut st, Some(error), wakers);
-                return true;
-            }
-        };
+        let unsent = st.unsent();
+        let defer = unsent > 0 && unsent < COALESCE_BYTES && !self.coalesced && !self.needs_flush;
+        let mut progress = false;
+        if defer {
+            // Tasks issuing requests concurrently encode them one after another; one
+            // turn of the executor lets those in progress join this write.
+            self.coalesced = true;
+            *yield_now = true;
+        } else {
+            self.coalesced = false;
+            progress = match self.poll_write_out(cx, &mut st) {
+                Ok(p) => p,
+                Err(e) => {
+                    let error = Error::io("writing to the server failed", e);
+                    self.fail(&mut st, Some(error), wakers);
+                    return true;
+                }
+            };
+        }
         wakers.extend(st.take_send_waiters());
         if st.read_paused() {
             // A COPY TO STDOUT consumer is behind: leave the data in the socket (the
@@ -192,9 +219,14 @@ impl Future for Driver {
         }
         for _ in 0..BUDGET {
             let mut wakers = Vec::new();
-            let progress = this.poll_round(cx, &mut wakers);
+            let mut yield_now = false;
+            let progress = this.poll_round(cx, &mut wakers, &mut yield_now);
             for w in wakers {
                 w.wake();
+            }
+            if yield_now {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             if this.is_over() {
                 if !this.io_done {

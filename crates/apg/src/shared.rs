@@ -29,7 +29,7 @@ use bytes::BytesMut;
 use crate::cancel::CancelInfo;
 use crate::error::Error;
 use crate::runtime::Runtime;
-use crate::statement::StatementCache;
+use crate::statement::{Statement, StatementCache};
 
 /// Counters for tests and diagnostics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,6 +98,8 @@ pub(crate) struct State {
     /// Writers of COPY data waiting for the send buffer to drain.
     send_waiters: Vec<Waker>,
     pub(crate) cache: StatementCache,
+    /// SQL texts being prepared for the cache, with the tasks waiting for them.
+    preparing: HashMap<Arc<str>, Vec<Waker>>,
     /// Scratch space for encoding one parameter value at a time.
     pub(crate) scratch: BytesMut,
     pub(crate) stats: ConnectionStats,
@@ -170,6 +172,7 @@ impl Shared {
                 read_paused: false,
                 send_waiters: Vec::new(),
                 cache: StatementCache::new(cache_capacity),
+                preparing: HashMap::new(),
                 scratch: BytesMut::new(),
                 stats: ConnectionStats::default(),
             }),
@@ -193,6 +196,34 @@ impl Shared {
 
     pub(crate) fn command_timeout(&self) -> Option<Duration> {
         self.command_timeout
+    }
+
+    /// The cached statement for `sql`, or the right to prepare it: while another task
+    /// prepares the same SQL, waits for it instead of preparing a duplicate.
+    pub(crate) async fn claim_prepare(&self, sql: &str) -> Claim<'_> {
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            if let Some(statement) = st.cache.get(sql) {
+                return Poll::Ready(Claim::Cached(statement));
+            }
+            if !st.cache.enabled() {
+                return Poll::Ready(Claim::Mine(Preparing {
+                    shared: self,
+                    sql: None,
+                }));
+            }
+            if let Some(waiters) = st.preparing.get_mut(sql) {
+                register(waiters, cx.waker());
+                return Poll::Pending;
+            }
+            let key: Arc<str> = Arc::from(sql);
+            st.preparing.insert(Arc::clone(&key), Vec::new());
+            Poll::Ready(Claim::Mine(Preparing {
+                shared: self,
+                sql: Some(key),
+            }))
+        })
+        .await
     }
 
     /// Takes the gate if it is free.
@@ -495,6 +526,31 @@ impl State {
         let mut wakers = std::mem::take(&mut self.gate_waiters);
         wakers.append(&mut self.send_waiters);
         wakers
+    }
+}
+
+/// What [`Shared::claim_prepare`] found.
+pub(crate) enum Claim<'a> {
+    /// The statement is cached.
+    Cached(Statement),
+    /// The caller prepares it; others wait until the guard is dropped.
+    Mine(Preparing<'a>),
+}
+
+/// The right to prepare one SQL text; dropping it (prepared, failed or abandoned) lets
+/// the waiting tasks look again.
+pub(crate) struct Preparing<'a> {
+    shared: &'a Shared,
+    sql: Option<Arc<str>>,
+}
+
+impl Drop for Preparing<'_> {
+    fn drop(&mut self) {
+        let Some(sql) = self.sql.take() else {
+            return;
+        };
+        let waiters = self.shared.lock().preparing.remove(&sql);
+        wake_all(waiters.unwrap_or_default());
     }
 }
 
