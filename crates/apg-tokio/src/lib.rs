@@ -1,4 +1,4 @@
-//! The tokio runtime for [apg](apg), the asynchronous PostgreSQL client.
+//! The tokio runtime for [`apg`], the asynchronous PostgreSQL client.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), apg::Error> {

@@ -52,8 +52,8 @@ pub use statement::{Column, Statement};
 pub use stream::{RowStream, DEFAULT_FETCH_SIZE};
 pub use transaction::{IsolationLevel, Transaction, TransactionOptions};
 
-/// Value conversion between Rust and PostgreSQL: [`ToSql`](types::ToSql) for
-/// parameters, [`FromSql`](types::FromSql) for columns (re-exported from
+/// Value conversion between Rust and PostgreSQL: [`ToSql`] for
+/// parameters, [`FromSql`] for columns (re-exported from
 /// [`apg_proto::types`]).
 pub mod types {
     pub use apg_proto::types::*;
