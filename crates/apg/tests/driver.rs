@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
+#[cfg(unix)]
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -119,6 +120,7 @@ impl Runtime for MockRuntime {
         Box::pin(async move { Ok(Box::new(stream) as Box<dyn AsyncStream>) })
     }
 
+    #[cfg(unix)]
     fn connect_unix(&self, _path: PathBuf) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
         Box::pin(async { Err(io::ErrorKind::Unsupported.into()) })
     }
