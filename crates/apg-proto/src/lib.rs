@@ -112,5 +112,6 @@ pub mod message;
 #[cfg(any(test, feature = "__testing"))]
 #[doc(hidden)]
 pub mod testing;
+pub mod types;
 
 pub use error::{DbError, EncodeError, Error, ProtocolError, UsageError};

@@ -91,6 +91,11 @@ impl Session {
         let mut rest = Vec::new();
         for e in self.events.drain(..) {
             match e {
+                // The closing transaction status is checked through the connection.
+                Event::Response {
+                    body: Response::ReadyForQuery(_),
+                    ..
+                } => {}
                 Event::Response { id: r, body } if r == id => responses.push(body),
                 Event::RequestDone { id: r, outcome: o } if r == id => outcome = Some(o),
                 other => rest.push(other),

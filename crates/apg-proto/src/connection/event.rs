@@ -7,7 +7,7 @@ use bytes::Bytes;
 use crate::error::{DbError, Error};
 use crate::message::backend::{
     CommandComplete, CopyInResponse, CopyOutResponse, DataRow, ErrorFields, NotificationResponse,
-    ParameterDescription, RowDescription,
+    ParameterDescription, RowDescription, TransactionStatus,
 };
 
 /// Identifies one request sent on a connection.
@@ -100,6 +100,15 @@ pub enum Response {
     CopyDone,
     /// The server reported an error for this request.
     Error(DbError),
+    /// The ReadyForQuery that ends this request's sync group (the answer to its Sync,
+    /// or the end of a simple query): the transaction status right after it. Always
+    /// the last response of a request that ends with Sync or is a simple query.
+    ///
+    /// A client uses it to tell whether a failed request ran inside a transaction
+    /// block (`Failed`) or not (`Idle`): the connection-wide
+    /// [`transaction_status`](super::Connection::transaction_status) may already
+    /// reflect later requests by the time the event is read.
+    ReadyForQuery(TransactionStatus),
 }
 
 /// How a request ended.

@@ -328,6 +328,7 @@ impl Connection {
                 self.transaction_status = z.status;
                 self.pipeline.copy_out = false;
                 self.pipeline.skipping = None;
+                self.respond(Response::ReadyForQuery(z.status));
                 self.step_answered();
                 self.close_group(before, z.status);
                 Ok(())

@@ -130,6 +130,7 @@ fn response_kinds(events: &[Event]) -> Vec<&'static str> {
                 Response::CopyData(_) => "d",
                 Response::CopyDone => "c",
                 Response::Error(_) => "E",
+                Response::ReadyForQuery(_) => "Z",
             },
             Event::RequestDone { .. } => "done",
             Event::Notification(_) => "A",
@@ -769,7 +770,7 @@ fn simple_query_with_async_messages_between_rows() {
     let ev = events(&mut conn);
     assert_eq!(
         response_kinds(&ev),
-        ["T", "D", "N", "A", "S", "D", "C", "T", "D", "C", "done"]
+        ["T", "D", "N", "A", "S", "D", "C", "T", "D", "C", "Z", "done"]
     );
     assert_eq!(outcomes(&ev), [(id, Outcome::Success)]);
     assert_eq!(conn.server_parameter("TimeZone"), Some("UTC"));
@@ -785,7 +786,7 @@ fn empty_query() {
         .send(EmptyQueryResponse)
         .ready(TransactionStatus::Idle);
     deliver(&mut conn, &mut server).unwrap();
-    assert_eq!(response_kinds(&events(&mut conn)), ["I", "done"]);
+    assert_eq!(response_kinds(&events(&mut conn)), ["I", "Z", "done"]);
 }
 
 #[test]
@@ -945,7 +946,7 @@ fn prepare_and_describe() {
         .ready(TransactionStatus::Idle);
     deliver(&mut conn, &mut server).unwrap();
     let ev = events(&mut conn);
-    assert_eq!(response_kinds(&ev), ["1", "t", "T", "done"]);
+    assert_eq!(response_kinds(&ev), ["1", "t", "T", "Z", "done"]);
     assert_eq!(outcomes(&ev), [(id, Outcome::Success)]);
 }
 
@@ -968,7 +969,7 @@ fn describe_no_data() {
     deliver(&mut conn, &mut server).unwrap();
     assert_eq!(
         response_kinds(&events(&mut conn)),
-        ["1", "2", "n", "C", "done"]
+        ["1", "2", "n", "C", "Z", "done"]
     );
 }
 
@@ -1006,7 +1007,7 @@ fn portal_suspended_and_resumed() {
         .ready(TransactionStatus::Idle);
     deliver(&mut conn, &mut server).unwrap();
     let ev = events(&mut conn);
-    assert_eq!(response_kinds(&ev), ["D", "C", "done"]);
+    assert_eq!(response_kinds(&ev), ["D", "C", "Z", "done"]);
     assert_eq!(outcomes(&ev), [(second, Outcome::Success)]);
 }
 
@@ -1148,7 +1149,10 @@ fn copy_in_holds_later_requests_until_done() {
         .ready(TransactionStatus::Idle);
     deliver(&mut conn, &mut server).unwrap();
     let ev = events(&mut conn);
-    assert_eq!(response_kinds(&ev), ["G", "C", "done", "C", "done"]);
+    assert_eq!(
+        response_kinds(&ev),
+        ["G", "C", "Z", "done", "C", "Z", "done"]
+    );
     assert_eq!(
         outcomes(&ev),
         [(copy, Outcome::Success), (later, Outcome::Success)]
@@ -1272,7 +1276,10 @@ fn copy_out() {
         .ready(TransactionStatus::Idle);
     deliver(&mut conn, &mut server).unwrap();
     let ev = events(&mut conn);
-    assert_eq!(response_kinds(&ev), ["H", "d", "N", "d", "c", "C", "done"]);
+    assert_eq!(
+        response_kinds(&ev),
+        ["H", "d", "N", "d", "c", "C", "Z", "done"]
+    );
     assert_eq!(outcomes(&ev), [(id, Outcome::Success)]);
 }
 
@@ -1546,4 +1553,60 @@ proptest! {
             prop_assert_eq!(replay(&t, &[usize::MAX]), replay(&t, &chunks));
         }
     }
+}
+
+// ---- the transaction status each request ends with ---------------------------------
+
+#[test]
+fn ready_for_query_status_is_reported_to_its_request() {
+    let (mut conn, mut server) = connected();
+    let begin = conn.send(Request::query("BEGIN")).unwrap();
+    let bad = conn.send(Request::query("SELECT 1/0")).unwrap();
+    sent(&mut conn, &mut server);
+    server
+        .command_complete("BEGIN")
+        .ready(TransactionStatus::InTransaction)
+        .error("ERROR", "22012", "division by zero")
+        .ready(TransactionStatus::Failed);
+    // Both answers arrive in one read: each request still sees its own status, while
+    // the connection-wide status is the last one.
+    deliver(&mut conn, &mut server).unwrap();
+    assert_eq!(conn.transaction_status(), TransactionStatus::Failed);
+    let statuses: Vec<_> = events(&mut conn)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Response {
+                id,
+                body: Response::ReadyForQuery(s),
+            } => Some((id, s)),
+            Event::RequestDone { id, outcome } => {
+                assert_eq!(outcome == Outcome::Success, id == begin);
+                None
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (begin, TransactionStatus::InTransaction),
+            (bad, TransactionStatus::Failed)
+        ]
+    );
+}
+
+#[test]
+fn ready_for_query_of_a_discarded_request_is_not_reported() {
+    let (mut conn, mut server) = connected();
+    let id = conn.send(Request::query("SELECT 1")).unwrap();
+    conn.discard(id);
+    sent(&mut conn, &mut server);
+    server
+        .row_description(&["x"])
+        .data_row(&[Some("1")])
+        .command_complete("SELECT 1")
+        .ready(TransactionStatus::Idle);
+    deliver(&mut conn, &mut server).unwrap();
+    assert!(events(&mut conn).is_empty());
+    assert_eq!(conn.in_flight(), 0);
 }

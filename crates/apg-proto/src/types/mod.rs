@@ -1,0 +1,460 @@
+//! Value codecs: Rust values to and from PostgreSQL's wire formats. No I/O.
+//!
+//! [`ToSql`] writes a parameter value in binary format for a Bind message (straight
+//! into the send buffer, see [`BindEncoder::value`](crate::message::frontend::BindEncoder::value)).
+//! [`FromSql`] reads a column value from a DataRow: in binary format, and in text format
+//! for the types where that is trivial.
+//!
+//! Both traits are strict about types: each implementation says which PostgreSQL types
+//! it [`accepts`](FromSql::accepts), and a value of any other type is a
+//! [`ValueError::WrongType`], never a reinterpretation of its bytes (an `int8` parameter
+//! for an `int4` placeholder would otherwise send 8 bytes where the server reads 4).
+//!
+//! | Rust | PostgreSQL |
+//! |---|---|
+//! | `bool` | `bool` |
+//! | `i8` | `"char"` |
+//! | `i16` | `int2` |
+//! | `i32` | `int4` |
+//! | `i64` | `int8` |
+//! | `u32` | `oid` |
+//! | `f32` | `float4` |
+//! | `f64` | `float8` |
+//! | `String`, `&str` | `text`, `varchar`, `bpchar`, `name`, `unknown` |
+//! | `Vec<u8>`, `&[u8]` | `bytea` |
+//! | `Option<T>` | NULL, or what `T` accepts |
+//!
+//! Implement the traits for your own types to extend the mapping.
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use bytes::BytesMut;
+
+use crate::message::Format;
+
+mod bytea;
+mod primitive;
+mod string;
+mod ty;
+
+pub use ty::Type;
+
+/// Whether a value written by [`ToSql::to_sql`] is NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsNull {
+    /// The value is SQL NULL: nothing was written.
+    Yes,
+    /// The value was written.
+    No,
+}
+
+/// A value could not be converted between Rust and PostgreSQL.
+///
+/// The caller (the async client) adds which parameter or column it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// The Rust type does not represent the PostgreSQL type (decoding an `int4` column
+    /// as a `String`, an `i64` for an `int4` parameter).
+    WrongType {
+        /// The PostgreSQL type.
+        pg_type: Type,
+        /// The Rust type, as [`core::any::type_name`] spells it.
+        rust_type: &'static str,
+    },
+    /// A NULL value for a Rust type that cannot hold NULL (use `Option<T>`).
+    UnexpectedNull {
+        /// The PostgreSQL type.
+        pg_type: Type,
+        /// The Rust type.
+        rust_type: &'static str,
+    },
+    /// The column arrived in text format and the Rust type only decodes binary.
+    TextFormatUnsupported {
+        /// The PostgreSQL type.
+        pg_type: Type,
+        /// The Rust type.
+        rust_type: &'static str,
+    },
+    /// The bytes are not a valid value of the type (a wrong length, invalid UTF-8, ...).
+    Malformed {
+        /// The PostgreSQL type.
+        pg_type: Type,
+        /// The Rust type.
+        rust_type: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The value cannot be represented in the other side's type (out of range, too
+    /// long).
+    OutOfRange {
+        /// The PostgreSQL type.
+        pg_type: Type,
+        /// The Rust type.
+        rust_type: &'static str,
+    },
+    /// An error from an implementation outside this crate.
+    Custom(Box<str>),
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongType { pg_type, rust_type } => write!(
+                f,
+                "PostgreSQL type {pg_type} and Rust type {rust_type} are not compatible"
+            ),
+            Self::UnexpectedNull { pg_type, rust_type } => write!(
+                f,
+                "NULL {pg_type} value cannot be held by Rust type {rust_type} (use Option)"
+            ),
+            Self::TextFormatUnsupported { pg_type, rust_type } => write!(
+                f,
+                "Rust type {rust_type} cannot decode {pg_type} values in text format"
+            ),
+            Self::Malformed {
+                pg_type,
+                rust_type,
+                reason,
+            } => write!(
+                f,
+                "invalid {pg_type} value for Rust type {rust_type}: {reason}"
+            ),
+            Self::OutOfRange { pg_type, rust_type } => write!(
+                f,
+                "value of Rust type {rust_type} is out of range for PostgreSQL type {pg_type}"
+            ),
+            Self::Custom(message) => f.write_str(message),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ValueError {}
+
+impl ValueError {
+    /// [`ValueError::WrongType`] for Rust type `T`.
+    pub fn wrong_type<T: ?Sized>(pg_type: &Type) -> Self {
+        Self::WrongType {
+            pg_type: pg_type.clone(),
+            rust_type: core::any::type_name::<T>(),
+        }
+    }
+
+    /// [`ValueError::Malformed`] for Rust type `T`.
+    pub fn malformed<T: ?Sized>(pg_type: &Type, reason: &'static str) -> Self {
+        Self::Malformed {
+            pg_type: pg_type.clone(),
+            rust_type: core::any::type_name::<T>(),
+            reason,
+        }
+    }
+}
+
+/// A Rust value that can be sent as a parameter, in binary format.
+///
+/// Implementations write the value with [`to_sql`](Self::to_sql), say which types they
+/// [`accept`](Self::accepts), and name the type they are sent as when the server is not
+/// asked ([`natural_type`](Self::natural_type)). Callers go through
+/// [`ToSqlChecked::to_sql_checked`], which checks the type first and works on
+/// `dyn ToSql`.
+///
+/// ```
+/// use apg_proto::types::{IsNull, ToSql, Type, ValueError};
+/// use bytes::{BufMut, BytesMut};
+///
+/// /// A user id, stored as int8.
+/// struct UserId(i64);
+///
+/// impl ToSql for UserId {
+///     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+///         self.0.to_sql(ty, out)
+///     }
+///     fn accepts(ty: &Type) -> bool {
+///         *ty == Type::INT8
+///     }
+///     fn natural_type() -> Type {
+///         Type::INT8
+///     }
+/// }
+/// ```
+pub trait ToSql: ToSqlChecked {
+    /// Appends the value in binary format to `out` (or nothing, returning
+    /// [`IsNull::Yes`], for NULL). Only called for a type [`accepts`](Self::accepts)
+    /// returned `true` for.
+    ///
+    /// # Errors
+    ///
+    /// A [`ValueError`] when the value cannot be represented in `ty`.
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError>;
+
+    /// Whether values of this Rust type can be sent as `ty`.
+    fn accepts(ty: &Type) -> bool
+    where
+        Self: Sized;
+
+    /// The type this Rust type is sent as when the statement's parameter types are not
+    /// known beforehand (a statement prepared in the same round trip as its execution).
+    fn natural_type() -> Type
+    where
+        Self: Sized;
+}
+
+/// The object-safe face of [`ToSql`]: implemented for every `ToSql` type, so parameter
+/// lists can be `&[&(dyn ToSql + Sync)]`. Do not implement it yourself.
+pub trait ToSqlChecked {
+    /// Checks that the value's Rust type accepts `ty`, then writes it.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError::WrongType`] when it does not; otherwise what
+    /// [`ToSql::to_sql`] returns.
+    fn to_sql_checked(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError>;
+
+    /// [`ToSql::natural_type`] of the value's Rust type.
+    fn value_natural_type(&self) -> Type;
+
+    /// The value's Rust type name, for error messages.
+    fn rust_type_name(&self) -> &'static str;
+}
+
+impl<T: ToSql> ToSqlChecked for T {
+    fn to_sql_checked(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        if !T::accepts(ty) {
+            return Err(ValueError::wrong_type::<T>(ty));
+        }
+        self.to_sql(ty, out)
+    }
+
+    fn value_natural_type(&self) -> Type {
+        T::natural_type()
+    }
+
+    fn rust_type_name(&self) -> &'static str {
+        core::any::type_name::<T>()
+    }
+}
+
+/// A Rust value that can be read from a column value.
+///
+/// `'a` is the lifetime of the row the value is read from, so `&'a str` and `&'a [u8]`
+/// borrow from it without copying.
+pub trait FromSql<'a>: Sized {
+    /// Decodes a non-NULL value in binary format.
+    ///
+    /// # Errors
+    ///
+    /// A [`ValueError`] when the bytes are not a valid value.
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError>;
+
+    /// Decodes a non-NULL value in text format. The default refuses: implement it
+    /// where the text form is trivial to read.
+    ///
+    /// # Errors
+    ///
+    /// A [`ValueError`] when the bytes are not a valid value, or text is not supported.
+    fn from_sql_text(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        let _ = raw;
+        Err(ValueError::TextFormatUnsupported {
+            pg_type: ty.clone(),
+            rust_type: core::any::type_name::<Self>(),
+        })
+    }
+
+    /// The value for SQL NULL. The default refuses; `Option<T>` returns `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError::UnexpectedNull`] by default.
+    fn from_sql_null(ty: &Type) -> Result<Self, ValueError> {
+        Err(ValueError::UnexpectedNull {
+            pg_type: ty.clone(),
+            rust_type: core::any::type_name::<Self>(),
+        })
+    }
+
+    /// Whether values of `ty` can be read into this Rust type.
+    fn accepts(ty: &Type) -> bool;
+
+    /// Checks the type, then decodes `raw` (`None` is NULL) in `format`.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError::WrongType`] when the type is not accepted; otherwise what the
+    /// decoding method returns.
+    fn from_sql_checked(
+        ty: &Type,
+        format: Format,
+        raw: Option<&'a [u8]>,
+    ) -> Result<Self, ValueError> {
+        if !Self::accepts(ty) {
+            return Err(ValueError::wrong_type::<Self>(ty));
+        }
+        match (raw, format) {
+            (None, _) => Self::from_sql_null(ty),
+            (Some(raw), Format::Binary) => Self::from_sql(ty, raw),
+            (Some(raw), Format::Text) => Self::from_sql_text(ty, raw),
+        }
+    }
+}
+
+/// The result format a client should request for a column of type `ty`: binary for the
+/// types this module decodes from binary, text otherwise (a text value can at least be
+/// read by a custom [`FromSql::from_sql_text`]).
+pub fn result_format(ty: &Type) -> Format {
+    let binary = [
+        Type::BOOL,
+        Type::BYTEA,
+        Type::CHAR,
+        Type::NAME,
+        Type::INT8,
+        Type::INT2,
+        Type::INT4,
+        Type::TEXT,
+        Type::OID,
+        Type::FLOAT4,
+        Type::FLOAT8,
+        Type::UNKNOWN,
+        Type::BPCHAR,
+        Type::VARCHAR,
+    ];
+    if binary.contains(ty) {
+        Format::Binary
+    } else {
+        Format::Text
+    }
+}
+
+impl<T: ToSql> ToSql for Option<T> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        match self {
+            Some(value) => value.to_sql(ty, out),
+            None => Ok(IsNull::Yes),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+
+    fn natural_type() -> Type {
+        T::natural_type()
+    }
+}
+
+impl<T: ToSql> ToSql for &T {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        (**self).to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+
+    fn natural_type() -> Type {
+        T::natural_type()
+    }
+}
+
+impl<'a, T: FromSql<'a>> FromSql<'a> for Option<T> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        T::from_sql(ty, raw).map(Some)
+    }
+
+    fn from_sql_text(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        T::from_sql_text(ty, raw).map(Some)
+    }
+
+    fn from_sql_null(_ty: &Type) -> Result<Self, ValueError> {
+        Ok(None)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        T::accepts(ty)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+
+    /// Encodes `value` as `ty`, checking the type.
+    pub(crate) fn encode<T: ToSql>(value: &T, ty: &Type) -> Result<Option<BytesMut>, ValueError> {
+        let mut out = BytesMut::new();
+        match value.to_sql_checked(ty, &mut out)? {
+            IsNull::Yes => {
+                assert!(out.is_empty(), "NULL must write nothing");
+                Ok(None)
+            }
+            IsNull::No => Ok(Some(out)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::encode;
+    use super::*;
+    use alloc::string::{String, ToString};
+
+    #[test]
+    fn option_is_null_or_the_inner_value() {
+        assert_eq!(encode(&None::<i32>, &Type::INT4), Ok(None));
+        assert_eq!(
+            encode(&Some(7i32), &Type::INT4).unwrap().as_deref(),
+            Some(&[0, 0, 0, 7][..])
+        );
+        assert_eq!(
+            Option::<i32>::from_sql_checked(&Type::INT4, Format::Binary, None),
+            Ok(None)
+        );
+        assert_eq!(
+            Option::<i32>::from_sql_checked(&Type::INT4, Format::Binary, Some(&[0, 0, 0, 7])),
+            Ok(Some(7))
+        );
+        // NULL of the wrong type is still the wrong type.
+        assert!(matches!(
+            Option::<String>::from_sql_checked(&Type::INT4, Format::Binary, None),
+            Err(ValueError::WrongType { .. })
+        ));
+    }
+
+    #[test]
+    fn null_needs_option() {
+        let e = i32::from_sql_checked(&Type::INT4, Format::Binary, None).unwrap_err();
+        assert_eq!(
+            e,
+            ValueError::UnexpectedNull {
+                pg_type: Type::INT4,
+                rust_type: "i32"
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "NULL int4 value cannot be held by Rust type i32 (use Option)"
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_refused_before_encoding() {
+        let mut out = BytesMut::new();
+        let e = 5i64.to_sql_checked(&Type::INT4, &mut out).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "PostgreSQL type int4 and Rust type i64 are not compatible"
+        );
+        assert!(out.is_empty());
+        let value: &(dyn ToSql + Sync) = &"text";
+        assert!(value.to_sql_checked(&Type::INT4, &mut out).is_err());
+        assert_eq!(value.value_natural_type(), Type::TEXT);
+        assert_eq!(value.rust_type_name(), "&str");
+    }
+
+    #[test]
+    fn result_formats() {
+        assert_eq!(result_format(&Type::INT4), Format::Binary);
+        assert_eq!(result_format(&Type::NUMERIC), Format::Text);
+        assert_eq!(result_format(&Type::from_oid(99_999)), Format::Text);
+    }
+}

@@ -1,0 +1,127 @@
+//! Strings: `text`, `varchar`, `bpchar`, `name` and `unknown` as `String` and `&str`.
+//!
+//! The binary format of these types is their text, in the client encoding (always
+//! UTF-8 for connections made by this crate), so both formats decode alike.
+
+use alloc::string::String;
+
+use bytes::{BufMut, BytesMut};
+
+use super::{FromSql, IsNull, ToSql, Type, ValueError};
+
+fn accepts(ty: &Type) -> bool {
+    [
+        Type::TEXT,
+        Type::VARCHAR,
+        Type::BPCHAR,
+        Type::NAME,
+        Type::UNKNOWN,
+    ]
+    .contains(ty)
+}
+
+fn utf8<'a, T>(ty: &Type, raw: &'a [u8]) -> Result<&'a str, ValueError> {
+    core::str::from_utf8(raw).map_err(|_| ValueError::malformed::<T>(ty, "text is not UTF-8"))
+}
+
+impl ToSql for &str {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        out.put_slice(self.as_bytes());
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        accepts(ty)
+    }
+
+    fn natural_type() -> Type {
+        Type::TEXT
+    }
+}
+
+impl ToSql for String {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        self.as_str().to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        accepts(ty)
+    }
+
+    fn natural_type() -> Type {
+        Type::TEXT
+    }
+}
+
+impl<'a> FromSql<'a> for &'a str {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        utf8::<Self>(ty, raw)
+    }
+
+    fn from_sql_text(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        utf8::<Self>(ty, raw)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        accepts(ty)
+    }
+}
+
+impl FromSql<'_> for String {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        utf8::<Self>(ty, raw).map(Self::from)
+    }
+
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        utf8::<Self>(ty, raw).map(Self::from)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        accepts(ty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::encode;
+    use super::*;
+    use crate::message::Format;
+    use alloc::string::ToString;
+
+    #[test]
+    fn text_types() {
+        assert_eq!(
+            encode(&"héllo", &Type::TEXT).unwrap().as_deref(),
+            Some("héllo".as_bytes())
+        );
+        assert_eq!(
+            encode(&"x".to_string(), &Type::VARCHAR).unwrap().as_deref(),
+            Some(&b"x"[..])
+        );
+        for format in [Format::Binary, Format::Text] {
+            assert_eq!(
+                String::from_sql_checked(&Type::BPCHAR, format, Some(b"ab ")),
+                Ok("ab ".to_string())
+            );
+            assert_eq!(
+                <&str>::from_sql_checked(&Type::NAME, format, Some(b"pg_class")),
+                Ok("pg_class")
+            );
+        }
+    }
+
+    #[test]
+    fn other_types_are_not_strings() {
+        let e =
+            String::from_sql_checked(&Type::INT4, Format::Binary, Some(&[0, 0, 0, 1])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "PostgreSQL type int4 and Rust type alloc::string::String are not compatible"
+        );
+        assert!(encode(&"1", &Type::INT4).is_err());
+        assert!(matches!(
+            String::from_sql_checked(&Type::TEXT, Format::Binary, Some(&[0xff])),
+            Err(ValueError::Malformed { .. })
+        ));
+    }
+}

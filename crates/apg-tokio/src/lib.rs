@@ -1,0 +1,208 @@
+//! The tokio runtime for [`apg`], the asynchronous PostgreSQL client.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), apg::Error> {
+//! let mut config = apg::Config::new();
+//! config.hosts = vec![apg::config::Host::Tcp("localhost".into())];
+//! config.user = Some("postgres".into());
+//! let client = apg_tokio::connect(&config).await?;
+//! let n: i32 = client.query_scalar("SELECT 1", &[]).await?;
+//! # let _ = n;
+//! # Ok(()) }
+//! ```
+//!
+//! The runtime must have its I/O and time drivers enabled (`#[tokio::main]` and
+//! `Builder::enable_all` do).
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::io;
+#[cfg(unix)]
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpOptions};
+use socket2::{SockRef, TcpKeepalive};
+use tokio::io::ReadBuf;
+use tokio::runtime::Handle;
+
+pub use apg::{
+    Client, Column, Config, DbError, Error, ErrorKind, FromSql, IsolationLevel, Row, RowStream,
+    SimpleQueryMessage, SimpleRow, SqlState, Statement, ToSql, Transaction, TransactionOptions,
+};
+
+/// Runs apg on tokio: sockets from `tokio::net`, the connection driver spawned with
+/// [`Handle::spawn`], timers from `tokio::time`.
+#[derive(Debug, Clone)]
+pub struct TokioRuntime {
+    handle: Handle,
+}
+
+impl TokioRuntime {
+    /// The runtime of the calling task, if it runs on one.
+    pub fn try_current() -> Option<Self> {
+        Handle::try_current().ok().map(Self::new)
+    }
+
+    /// The runtime behind `handle`.
+    pub fn new(handle: Handle) -> Self {
+        Self { handle }
+    }
+}
+
+/// Connects with `config` on the current tokio runtime. See [`Client::connect`].
+///
+/// # Errors
+///
+/// As [`Client::connect`]; [`ErrorKind::Io`] when called outside a tokio runtime.
+pub async fn connect(config: &Config) -> Result<Client, Error> {
+    connect_config(config).await
+}
+
+/// Connects with `config` on the current tokio runtime. See [`Client::connect`].
+///
+/// # Errors
+///
+/// As [`connect`].
+pub async fn connect_config(config: &Config) -> Result<Client, Error> {
+    let runtime: Arc<dyn Runtime> = match TokioRuntime::try_current() {
+        Some(rt) => Arc::new(rt),
+        None => Arc::new(NoRuntime),
+    };
+    Client::connect(config, runtime).await
+}
+
+impl Runtime for TokioRuntime {
+    fn connect_tcp(
+        &self,
+        host: String,
+        port: u16,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+        Box::pin(async move {
+            let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(options.nodelay)?;
+            if let Some(k) = options.keepalive {
+                let mut keepalive = TcpKeepalive::new();
+                if let Some(idle) = k.idle {
+                    keepalive = keepalive.with_time(idle);
+                }
+                #[cfg(any(
+                    target_os = "linux",
+                    target_os = "android",
+                    target_os = "macos",
+                    target_os = "ios",
+                    target_os = "freebsd",
+                    target_os = "netbsd",
+                    target_os = "windows"
+                ))]
+                {
+                    if let Some(interval) = k.interval {
+                        keepalive = keepalive.with_interval(interval);
+                    }
+                    if let Some(retries) = k.retries {
+                        keepalive = keepalive.with_retries(retries);
+                    }
+                }
+                SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
+            }
+            Ok(Box::new(Compat(stream)) as Box<dyn AsyncStream>)
+        })
+    }
+
+    #[cfg(unix)]
+    fn connect_unix(&self, path: PathBuf) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+        Box::pin(async move {
+            let stream = tokio::net::UnixStream::connect(path).await?;
+            Ok(Box::new(Compat(stream)) as Box<dyn AsyncStream>)
+        })
+    }
+
+    fn spawn(&self, future: BoxFuture<'static, ()>) {
+        // Detached: the driver ends by itself when the connection closes.
+        drop(self.handle.spawn(future));
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        // Created on first poll, inside the runtime.
+        Box::pin(async move { tokio::time::sleep(duration).await })
+    }
+}
+
+/// Stands in for a tokio runtime when there is none: every connection attempt fails.
+#[derive(Debug)]
+struct NoRuntime;
+
+impl Runtime for NoRuntime {
+    fn connect_tcp(
+        &self,
+        _host: String,
+        _port: u16,
+        _options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+        Box::pin(async { Err(not_in_runtime()) })
+    }
+
+    #[cfg(unix)]
+    fn connect_unix(&self, _path: PathBuf) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+        Box::pin(async { Err(not_in_runtime()) })
+    }
+
+    fn spawn(&self, _future: BoxFuture<'static, ()>) {}
+
+    fn sleep(&self, _duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(std::future::pending())
+    }
+}
+
+fn not_in_runtime() -> io::Error {
+    io::Error::other("apg_tokio::connect must be called from within a tokio runtime")
+}
+
+/// A tokio stream seen through the futures-io traits.
+#[derive(Debug)]
+struct Compat<T>(T);
+
+impl<T: tokio::io::AsyncRead + Unpin> futures_io::AsyncRead for Compat<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        match Pin::new(&mut self.0).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> futures_io::AsyncWrite for Compat<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}

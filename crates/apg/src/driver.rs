@@ -1,0 +1,269 @@
+//! The connection driver: a hand-written future, spawned on the runtime, that moves
+//! bytes between the socket and the sans-IO core and routes the core's events.
+//!
+//! Each poll, in a loop bounded by a work budget:
+//!
+//! 1. write what the core has to send (`poll_transmit`), as far as the socket takes it
+//!    (partial writes are normal), and flush once it is all written;
+//! 2. read what the socket has into a buffer, hand it to the core (`receive` +
+//!    `process`), and route every event to the slot of its request, waking that
+//!    request's task.
+//!
+//! Before writing less than [`COALESCE_BYTES`], the driver lets the executor run once:
+//! requests that other tasks are encoding at that moment then go out in the same write.
+//!
+//! When the budget runs out while there is still work, the driver wakes itself and
+//! yields, so one busy connection cannot starve the executor. Otherwise the socket
+//! (and client calls, through the stored waker) wake it.
+//!
+//! The driver ends when the core is closed and everything queued (a Terminate) is
+//! written, or when the socket fails. Every request still waiting then completes with
+//! the closed error; so it does if the runtime drops the driver.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use apg_proto::connection::{Event, Phase};
+
+use crate::error::Error;
+use crate::runtime::AsyncStream;
+use crate::shared::{Shared, State};
+
+/// Size of the read buffer: large enough that a big result arrives in few reads.
+const READ_BUF_LEN: usize = 64 * 1024;
+
+/// Read/write rounds per poll before yielding to the executor.
+const BUDGET: usize = 16;
+
+/// Below this many bytes to send, the driver lets the executor run once before
+/// writing, so requests that tasks are issuing at the same moment join the write.
+const COALESCE_BYTES: usize = 16 * 1024;
+
+/// The future that runs one connection.
+pub(crate) struct Driver {
+    shared: Arc<Shared>,
+    stream: Box<dyn AsyncStream>,
+    read_buf: Box<[u8]>,
+    /// Bytes were written since the last flush.
+    needs_flush: bool,
+    /// The socket failed or reached end of file: nothing more is read or written.
+    io_done: bool,
+    /// The socket has been shut down.
+    finished: bool,
+    /// The driver has already let the executor run once before writing small data.
+    coalesced: bool,
+}
+
+impl Driver {
+    pub(crate) fn new(shared: Arc<Shared>, stream: Box<dyn AsyncStream>) -> Self {
+        Self {
+            shared,
+            stream,
+            read_buf: vec![0; READ_BUF_LEN].into_boxed_slice(),
+            needs_flush: false,
+            io_done: false,
+            finished: false,
+            coalesced: false,
+        }
+    }
+
+    /// Writes and flushes what the core has to send. Returns whether bytes moved.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>, st: &mut State) -> io::Result<bool> {
+        let mut progress = false;
+        while let Some(bytes) = st.conn.poll_transmit() {
+            match Pin::new(&mut *self.stream).poll_write(cx, bytes) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => {
+                    st.conn.advance_transmit(n);
+                    st.stats.writes += 1;
+                    self.needs_flush = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Ok(progress),
+            }
+        }
+        if self.needs_flush {
+            match Pin::new(&mut *self.stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.needs_flush = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Moves the core's events into the request slots; collects the wakers to wake.
+    fn route_events(st: &mut State, wakers: &mut Vec<Waker>) {
+        while let Some(event) = st.conn.poll_event() {
+            match event {
+                Event::Response { id, body } => wakers.extend(st.route_response(id, body)),
+                Event::RequestDone { id, outcome } => wakers.extend(st.route_done(id, outcome)),
+                Event::Closed(error) => {
+                    st.set_closed(error.map(Error::from_core));
+                    wakers.extend(st.take_close_waiters());
+                }
+                // Notices, notifications and parameter changes have no consumer yet;
+                // the core keeps the parameters it needs (`server_parameter`).
+                _ => {}
+            }
+        }
+        // Several responses of one request in one batch: wake its task once.
+        wakers.dedup_by(|a, b| a.will_wake(b));
+    }
+
+    /// Records a socket failure: the core fails every request in flight.
+    fn fail(&mut self, st: &mut State, error: Option<Error>, wakers: &mut Vec<Waker>) {
+        self.io_done = true;
+        if let Some(e) = error {
+            st.set_closed(Some(e));
+        }
+        st.conn.receive_eof();
+        // The error is reported through events.
+        let _ = st.conn.process();
+        Self::route_events(st, wakers);
+    }
+
+    /// One round: write, then read and process. Returns whether anything happened, and
+    /// sets `yield_now` when the driver should let other tasks run before writing.
+    fn poll_round(
+        &mut self,
+        cx: &mut Context<'_>,
+        wakers: &mut Vec<Waker>,
+        yield_now: &mut bool,
+    ) -> bool {
+        let shared = Arc::clone(&self.shared);
+        let mut st = shared.lock();
+        st.set_driver_waker(cx.waker());
+        // Events of requests sent before the connection was ready (and from `discard`
+        // or `terminate`) may be waiting.
+        Self::route_events(&mut st, wakers);
+        if self.io_done {
+            return false;
+        }
+        let unsent = st.unsent();
+        let defer = unsent > 0 && unsent < COALESCE_BYTES && !self.coalesced && !self.needs_flush;
+        let mut progress = false;
+        if defer {
+            // Tasks issuing requests concurrently encode them one after another; one
+            // turn of the executor lets those in progress join this write.
+            self.coalesced = true;
+            *yield_now = true;
+        } else {
+            self.coalesced = false;
+            progress = match self.poll_write_out(cx, &mut st) {
+                Ok(p) => p,
+                Err(e) => {
+                    let error = Error::io("writing to the server failed", e);
+                    self.fail(&mut st, Some(error), wakers);
+                    return true;
+                }
+            };
+        }
+        wakers.extend(st.take_send_waiters());
+        if st.read_paused() {
+            // A COPY TO STDOUT consumer is behind: leave the data in the socket (the
+            // server then waits) until it catches up and wakes the driver.
+            return progress;
+        }
+        // Read without the lock: client calls can encode meanwhile.
+        drop(st);
+        let read = Pin::new(&mut *self.stream).poll_read(cx, &mut self.read_buf);
+        let mut st = shared.lock();
+        match read {
+            Poll::Pending => {}
+            Poll::Ready(Ok(0)) => {
+                self.fail(&mut st, None, wakers);
+                progress = true;
+            }
+            Poll::Ready(Ok(n)) => {
+                st.stats.reads += 1;
+                st.conn.receive(self.read_buf.get(..n).unwrap_or_default());
+                // A fatal error closes the core; it is reported through events.
+                let _ = st.conn.process();
+                Self::route_events(&mut st, wakers);
+                progress = true;
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => progress = true,
+            Poll::Ready(Err(e)) => {
+                let error = Error::io("reading from the server failed", e);
+                self.fail(&mut st, Some(error), wakers);
+                progress = true;
+            }
+        }
+        progress
+    }
+
+    /// Whether the connection is over: the core closed and its last bytes are out, or
+    /// the socket is gone.
+    fn is_over(&mut self) -> bool {
+        if self.io_done {
+            return true;
+        }
+        let mut st = self.shared.lock();
+        st.conn.phase() == Phase::Closed && st.conn.poll_transmit().is_none() && !self.needs_flush
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.finished {
+            return Poll::Ready(());
+        }
+        for _ in 0..BUDGET {
+            let mut wakers = Vec::new();
+            let mut yield_now = false;
+            let progress = this.poll_round(cx, &mut wakers, &mut yield_now);
+            for w in wakers {
+                w.wake();
+            }
+            if yield_now {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if this.is_over() {
+                if !this.io_done {
+                    // Best effort: the server closes its side after Terminate anyway.
+                    if Pin::new(&mut *this.stream).poll_close(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+                this.finished = true;
+                let wakers = this.shared.lock().finish_driver();
+                for w in wakers {
+                    w.wake();
+                }
+                return Poll::Ready(());
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Still busy: let other tasks run, then continue.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The runtime dropped the driver (shutdown): nobody will answer the
+            // requests still waiting.
+            let mut st = self.shared.lock();
+            st.set_closed(Some(Error::closed_by_client("connection driver stopped")));
+            let wakers = st.finish_driver();
+            drop(st);
+            for w in wakers {
+                w.wake();
+            }
+        }
+    }
+}

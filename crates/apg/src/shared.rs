@@ -1,0 +1,669 @@
+//! The state one connection shares between its driver and its client handles.
+//!
+//! Theory of operation (quinn's shape). One [`Shared`] per connection holds, under one
+//! `std::sync::Mutex`, the sans-IO core ([`Connection`]), a response slot per request
+//! in flight, and the driver's waker. Client calls lock it briefly, never across an
+//! await: they encode their request straight into the core's send buffer (so requests
+//! issued concurrently by many tasks go out in one write), register a slot and wake the
+//! driver. The driver ([`crate::driver`]) moves bytes between the socket and the core
+//! and routes the core's events into the slots, waking each waiting task's own waker.
+//!
+//! Dropping a [`Responses`] before its request completed only detaches it: the slot
+//! is removed and the core is told to `discard` the request, so it keeps consuming
+//! the request's messages and later requests get their own results.
+//!
+//! The *gate* serializes the connection while a row stream outside a transaction
+//! block has a portal open: any Sync sent by another request would end the implicit
+//! transaction the portal lives in, so other requests wait until the stream ends.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use apg_proto::connection::{Connection, Outcome, RequestId, Response};
+use bytes::BytesMut;
+
+use crate::cancel::CancelInfo;
+use crate::error::Error;
+use crate::runtime::Runtime;
+use crate::statement::{Statement, StatementCache};
+
+/// Counters for tests and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Successful socket writes.
+    pub writes: u64,
+    /// Successful socket reads.
+    pub reads: u64,
+    /// Parse messages sent to prepare a named (cached) statement.
+    pub statements_prepared: u64,
+    /// Parse messages sent for the unnamed statement.
+    pub unnamed_parses: u64,
+    /// The most responses ever waiting in one request's slot for its task to take
+    /// them: a bound on what the connection buffers per request.
+    pub max_queued_responses: usize,
+}
+
+/// Responses a bounded slot may hold before the driver stops reading the socket.
+pub(crate) const BOUNDED_QUEUE: usize = 1024;
+
+/// Bytes waiting to be written above which COPY data waits for the socket.
+pub(crate) const SEND_HIGH_WATER: usize = 1 << 20;
+
+/// Bytes waiting to be written below which waiting COPY data may go on.
+pub(crate) const SEND_LOW_WATER: usize = 256 * 1024;
+
+/// One request's responses, filled by the driver.
+#[derive(Debug, Default)]
+struct Slot {
+    queue: VecDeque<Response>,
+    done: Option<Outcome>,
+    waker: Option<Waker>,
+    /// A stream of unknown length (COPY TO STDOUT): when it holds
+    /// [`BOUNDED_QUEUE`] responses, the driver stops reading until it is drained.
+    bounded: bool,
+}
+
+/// Who is asking to send: decides whether the gate lets a request through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// An ordinary request: waits while another task holds the gate.
+    Normal,
+    /// The holder of the gate (a row stream).
+    Holder(u64),
+    /// Clean-up queued from `Drop` (ROLLBACK, closing a portal): cannot wait.
+    Bypass,
+}
+
+/// Everything behind the lock.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) conn: Connection,
+    slots: HashMap<RequestId, Slot>,
+    driver_waker: Option<Waker>,
+    /// Why the connection closed; set once, shared by every error reporting it.
+    close_cause: Option<Arc<Error>>,
+    /// No more requests are accepted.
+    closed: bool,
+    /// The driver has finished: the socket is closed.
+    driver_done: bool,
+    done_waiters: Vec<Waker>,
+    gate: Option<u64>,
+    gate_waiters: Vec<Waker>,
+    /// A bounded slot is full: the driver does not read until it is drained.
+    read_paused: bool,
+    /// Writers of COPY data waiting for the send buffer to drain.
+    send_waiters: Vec<Waker>,
+    pub(crate) cache: StatementCache,
+    /// SQL texts being prepared for the cache, with the tasks waiting for them.
+    preparing: HashMap<Arc<str>, Vec<Waker>>,
+    /// Scratch space for encoding one parameter value at a time.
+    pub(crate) scratch: BytesMut,
+    pub(crate) stats: ConnectionStats,
+}
+
+/// The connection state shared by the driver and every client handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Server-side statements to close, queued by `Drop` of the last handle of an
+    /// evicted statement. A separate lock so that dropping a statement while the
+    /// state is locked cannot deadlock.
+    pending_closes: Mutex<Vec<String>>,
+    /// A random prefix making statement and portal names unique across connections
+    /// and processes.
+    prefix: String,
+    next_name: AtomicU64,
+    next_gate: AtomicU64,
+    runtime: Arc<dyn Runtime>,
+    cancel: Option<Arc<CancelInfo>>,
+    command_timeout: Option<Duration>,
+}
+
+/// One item of a request's answer.
+#[derive(Debug)]
+pub(crate) enum Item {
+    Response(Response),
+    Done(Outcome),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while locked leaves consistent data: every critical section either
+    // completes a core call or changes nothing.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
+    for w in wakers {
+        w.wake();
+    }
+}
+
+/// Adds `waker` to `list` unless an equivalent one is there already.
+fn register(list: &mut Vec<Waker>, waker: &Waker) {
+    if !list.iter().any(|w| w.will_wake(waker)) {
+        list.push(waker.clone());
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        conn: Connection,
+        cache_capacity: usize,
+        prefix: String,
+        runtime: Arc<dyn Runtime>,
+        cancel: Option<Arc<CancelInfo>>,
+        command_timeout: Option<Duration>,
+    ) -> Self {
+        Self {
+            state: Mutex::new(State {
+                conn,
+                slots: HashMap::new(),
+                driver_waker: None,
+                close_cause: None,
+                closed: false,
+                driver_done: false,
+                done_waiters: Vec::new(),
+                gate: None,
+                gate_waiters: Vec::new(),
+                read_paused: false,
+                send_waiters: Vec::new(),
+                cache: StatementCache::new(cache_capacity),
+                preparing: HashMap::new(),
+                scratch: BytesMut::new(),
+                stats: ConnectionStats::default(),
+            }),
+            pending_closes: Mutex::new(Vec::new()),
+            prefix,
+            next_name: AtomicU64::new(0),
+            next_gate: AtomicU64::new(1),
+            runtime,
+            cancel,
+            command_timeout,
+        }
+    }
+
+    pub(crate) fn runtime(&self) -> &dyn Runtime {
+        &*self.runtime
+    }
+
+    pub(crate) fn cancel_info(&self) -> Option<Arc<CancelInfo>> {
+        self.cancel.clone()
+    }
+
+    pub(crate) fn command_timeout(&self) -> Option<Duration> {
+        self.command_timeout
+    }
+
+    /// The cached statement for `sql`, or the right to prepare it: while another task
+    /// prepares the same SQL, waits for it instead of preparing a duplicate.
+    pub(crate) async fn claim_prepare(&self, sql: &str) -> Claim<'_> {
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            if let Some(statement) = st.cache.get(sql) {
+                return Poll::Ready(Claim::Cached(statement));
+            }
+            if !st.cache.enabled() {
+                return Poll::Ready(Claim::Mine(Preparing {
+                    shared: self,
+                    sql: None,
+                }));
+            }
+            if let Some(waiters) = st.preparing.get_mut(sql) {
+                register(waiters, cx.waker());
+                return Poll::Pending;
+            }
+            let key: Arc<str> = Arc::from(sql);
+            st.preparing.insert(Arc::clone(&key), Vec::new());
+            Poll::Ready(Claim::Mine(Preparing {
+                shared: self,
+                sql: Some(key),
+            }))
+        })
+        .await
+    }
+
+    /// Takes the gate if it is free.
+    pub(crate) fn try_acquire_gate(self: &Arc<Self>) -> Option<Gate> {
+        let mut st = self.lock();
+        if st.gate.is_some() || st.closed {
+            return None;
+        }
+        let token = self.next_gate.fetch_add(1, Ordering::Relaxed);
+        st.gate = Some(token);
+        Some(Gate {
+            shared: Arc::clone(self),
+            token,
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// A name for a new server-side statement or portal, unique on this connection and
+    /// (through the random prefix) across connections.
+    pub(crate) fn new_name(&self, kind: &str) -> String {
+        let n = self.next_name.fetch_add(1, Ordering::Relaxed);
+        format!("apg_{}_{kind}{n}", self.prefix)
+    }
+
+    /// Queues a Close for statement `name`, sent in front of the next extended request.
+    pub(crate) fn queue_close(&self, name: String) {
+        lock(&self.pending_closes).push(name);
+    }
+
+    pub(crate) fn take_pending_closes(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.pending_closes))
+    }
+
+    /// Runs `build` under the lock once the request may be sent (the gate is open to
+    /// `access`), then wakes the driver. `build` encodes the request and registers its
+    /// slots with [`State::register`].
+    ///
+    /// # Errors
+    ///
+    /// The closed error if the connection is closed, or what `build` returns.
+    pub(crate) async fn submit<T>(
+        &self,
+        access: Access,
+        build: impl FnOnce(&mut State) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut build = Some(build);
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            if let Some(e) = st.closed_error() {
+                return Poll::Ready(Err(e));
+            }
+            if !st.gate_admits(access) {
+                register(&mut st.gate_waiters, cx.waker());
+                return Poll::Pending;
+            }
+            let Some(build) = build.take() else {
+                return Poll::Ready(Err(Error::usage("request polled after completion")));
+            };
+            let result = build(&mut st);
+            let waker = st.driver_waker.take();
+            drop(st);
+            if let Some(w) = waker {
+                w.wake();
+            }
+            Poll::Ready(result)
+        })
+        .await
+    }
+
+    /// [`submit`](Self::submit) without waiting: for `Drop` and for the gate holder.
+    pub(crate) fn submit_now<T>(
+        &self,
+        access: Access,
+        build: impl FnOnce(&mut State) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut st = self.lock();
+        if let Some(e) = st.closed_error() {
+            return Err(e);
+        }
+        if !st.gate_admits(access) {
+            return Err(Error::usage(
+                "another task holds the connection for a row stream",
+            ));
+        }
+        let result = build(&mut st);
+        let waker = st.driver_waker.take();
+        drop(st);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        result
+    }
+
+    /// Waits until the gate is free and takes it.
+    pub(crate) async fn acquire_gate(self: &Arc<Self>) -> Result<Gate, Error> {
+        let token = self.next_gate.fetch_add(1, Ordering::Relaxed);
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            if let Some(e) = st.closed_error() {
+                return Poll::Ready(Err(e));
+            }
+            if st.gate.is_some() {
+                register(&mut st.gate_waiters, cx.waker());
+                return Poll::Pending;
+            }
+            st.gate = Some(token);
+            Poll::Ready(Ok(Gate {
+                shared: Arc::clone(self),
+                token,
+            }))
+        })
+        .await
+    }
+
+    fn release_gate(&self, token: u64) {
+        let mut st = self.lock();
+        if st.gate == Some(token) {
+            st.gate = None;
+            let waiters = std::mem::take(&mut st.gate_waiters);
+            drop(st);
+            wake_all(waiters);
+        }
+    }
+
+    /// The closed error, if the connection no longer takes requests.
+    pub(crate) fn closed_error(&self) -> Option<Error> {
+        self.lock().closed_error()
+    }
+
+    /// Asks the connection to end: Terminate is queued after everything already sent.
+    pub(crate) fn terminate(&self, cause: &'static str) {
+        let mut st = self.lock();
+        if !st.closed {
+            st.closed = true;
+            if st.close_cause.is_none() {
+                st.close_cause = Some(Arc::new(Error::closed_by_client(cause)));
+            }
+        }
+        st.conn.terminate();
+        let mut wakers: Vec<Waker> = st.driver_waker.take().into_iter().collect();
+        wakers.append(&mut st.gate_waiters);
+        drop(st);
+        wake_all(wakers);
+    }
+
+    /// Waits until the driver has finished and the socket is closed.
+    pub(crate) async fn wait_closed(&self) {
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            if st.driver_done {
+                Poll::Ready(())
+            } else {
+                register(&mut st.done_waiters, cx.waker());
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+}
+
+impl State {
+    /// Creates the response slot of a request just sent.
+    pub(crate) fn register(&mut self, id: RequestId) {
+        self.slots.insert(id, Slot::default());
+    }
+
+    /// Creates a bounded response slot (see [`Slot::bounded`]).
+    pub(crate) fn register_bounded(&mut self, id: RequestId) {
+        self.slots.insert(
+            id,
+            Slot {
+                bounded: true,
+                ..Slot::default()
+            },
+        );
+    }
+
+    /// Whether the driver should leave the socket unread for now.
+    pub(crate) fn read_paused(&self) -> bool {
+        self.read_paused
+    }
+
+    /// Bytes encoded and not yet written.
+    pub(crate) fn unsent(&mut self) -> usize {
+        self.conn.poll_transmit().map_or(0, <[u8]>::len)
+    }
+
+    /// Registers a writer waiting for the send buffer to drain.
+    pub(crate) fn wait_for_send(&mut self, waker: &Waker) {
+        register(&mut self.send_waiters, waker);
+    }
+
+    /// The writers to wake once the send buffer has drained enough.
+    pub(crate) fn take_send_waiters(&mut self) -> Vec<Waker> {
+        if self.send_waiters.is_empty() || self.unsent() >= SEND_LOW_WATER {
+            Vec::new()
+        } else {
+            std::mem::take(&mut self.send_waiters)
+        }
+    }
+
+    /// Wakes the driver (after the caller unlocks), e.g. after encoding data.
+    pub(crate) fn take_driver_waker(&mut self) -> Option<Waker> {
+        self.driver_waker.take()
+    }
+
+    fn gate_admits(&self, access: Access) -> bool {
+        match (self.gate, access) {
+            (None, _) | (_, Access::Bypass) => true,
+            (Some(holder), Access::Holder(token)) => holder == token,
+            (Some(_), Access::Normal) => false,
+        }
+    }
+
+    pub(crate) fn closed_error(&self) -> Option<Error> {
+        self.closed.then(|| Error::closed(self.close_cause.clone()))
+    }
+
+    pub(crate) fn close_cause(&self) -> Option<Arc<Error>> {
+        self.close_cause.clone()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Records why the connection closed (the first cause wins) and stops taking
+    /// requests.
+    pub(crate) fn set_closed(&mut self, cause: Option<Error>) {
+        self.closed = true;
+        if self.close_cause.is_none() {
+            self.close_cause = cause.map(Arc::new);
+        }
+    }
+
+    /// Stores the driver's waker for client calls to wake.
+    pub(crate) fn set_driver_waker(&mut self, waker: &Waker) {
+        match &mut self.driver_waker {
+            Some(w) if w.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// Routes a response to its slot; returns the waker to wake, if any.
+    pub(crate) fn route_response(&mut self, id: RequestId, body: Response) -> Option<Waker> {
+        let slot = self.slots.get_mut(&id)?;
+        slot.queue.push_back(body);
+        let queued = slot.queue.len();
+        if slot.bounded && queued >= BOUNDED_QUEUE {
+            self.read_paused = true;
+        }
+        let waker = slot.waker.take();
+        if queued > self.stats.max_queued_responses {
+            self.stats.max_queued_responses = queued;
+        }
+        waker
+    }
+
+    /// Routes a request's completion to its slot; returns the waker to wake, if any.
+    pub(crate) fn route_done(&mut self, id: RequestId, outcome: Outcome) -> Option<Waker> {
+        let slot = self.slots.get_mut(&id)?;
+        slot.done = Some(outcome);
+        slot.waker.take()
+    }
+
+    /// The driver stopped without the core reporting every request done (it was
+    /// dropped, or the socket failed): completes every slot, and wakes everyone who
+    /// waits on this connection.
+    pub(crate) fn finish_driver(&mut self) -> Vec<Waker> {
+        self.closed = true;
+        self.driver_done = true;
+        let mut wakers = Vec::new();
+        for slot in self.slots.values_mut() {
+            if slot.done.is_none() {
+                slot.done = Some(Outcome::ConnectionClosed);
+            }
+            wakers.extend(slot.waker.take());
+        }
+        wakers.append(&mut self.gate_waiters);
+        wakers.append(&mut self.done_waiters);
+        wakers.append(&mut self.send_waiters);
+        wakers
+    }
+
+    /// A bounded slot was drained or dropped: let the driver read again.
+    fn resume_reading(&mut self) -> Option<Waker> {
+        if self.read_paused {
+            self.read_paused = false;
+            self.driver_waker.take()
+        } else {
+            None
+        }
+    }
+
+    /// The tasks waiting for the gate or to send, to wake when the connection closes.
+    pub(crate) fn take_close_waiters(&mut self) -> Vec<Waker> {
+        let mut wakers = std::mem::take(&mut self.gate_waiters);
+        wakers.append(&mut self.send_waiters);
+        wakers
+    }
+}
+
+/// What [`Shared::claim_prepare`] found.
+pub(crate) enum Claim<'a> {
+    /// The statement is cached.
+    Cached(Statement),
+    /// The caller prepares it; others wait until the guard is dropped.
+    Mine(Preparing<'a>),
+}
+
+/// The right to prepare one SQL text; dropping it (prepared, failed or abandoned) lets
+/// the waiting tasks look again.
+pub(crate) struct Preparing<'a> {
+    shared: &'a Shared,
+    sql: Option<Arc<str>>,
+}
+
+impl Drop for Preparing<'_> {
+    fn drop(&mut self) {
+        let Some(sql) = self.sql.take() else {
+            return;
+        };
+        let waiters = self.shared.lock().preparing.remove(&sql);
+        wake_all(waiters.unwrap_or_default());
+    }
+}
+
+/// The gate, held by a row stream: released on drop.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    shared: Arc<Shared>,
+    token: u64,
+}
+
+impl Gate {
+    pub(crate) fn access(&self) -> Access {
+        Access::Holder(self.token)
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.shared.release_gate(self.token);
+    }
+}
+
+/// The receiving end of one request: its responses, then its outcome.
+///
+/// Dropping it before the outcome arrived detaches the request (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Responses {
+    shared: Arc<Shared>,
+    id: RequestId,
+    buf: VecDeque<Response>,
+    done: Option<Outcome>,
+    finished: bool,
+}
+
+impl Responses {
+    pub(crate) fn new(shared: Arc<Shared>, id: RequestId) -> Self {
+        Self {
+            shared,
+            id,
+            buf: VecDeque::new(),
+            done: None,
+            finished: false,
+        }
+    }
+
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Item> {
+        if let Some(r) = self.buf.pop_front() {
+            return Poll::Ready(Item::Response(r));
+        }
+        if let Some(outcome) = self.done {
+            return Poll::Ready(Item::Done(outcome));
+        }
+        let mut st = self.shared.lock();
+        let Some(slot) = st.slots.get_mut(&self.id) else {
+            // Only possible if the driver went away without completing the slot.
+            self.finished = true;
+            self.done = Some(Outcome::ConnectionClosed);
+            return Poll::Ready(Item::Done(Outcome::ConnectionClosed));
+        };
+        // Take the whole batch the driver routed: one lock per batch, not per row.
+        std::mem::swap(&mut self.buf, &mut slot.queue);
+        if let Some(r) = self.buf.pop_front() {
+            let driver = if slot.bounded {
+                st.resume_reading()
+            } else {
+                None
+            };
+            drop(st);
+            if let Some(w) = driver {
+                w.wake();
+            }
+            return Poll::Ready(Item::Response(r));
+        }
+        if let Some(outcome) = slot.done {
+            st.slots.remove(&self.id);
+            self.finished = true;
+            self.done = Some(outcome);
+            return Poll::Ready(Item::Done(outcome));
+        }
+        match &mut slot.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            w => *w = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// The request's id.
+    pub(crate) fn id(&self) -> RequestId {
+        self.id
+    }
+
+    pub(crate) async fn next(&mut self) -> Item {
+        poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// The reason the connection closed, for a request that ended with
+    /// [`Outcome::ConnectionClosed`].
+    pub(crate) fn closed_error(&self) -> Error {
+        Error::closed(self.shared.lock().close_cause())
+    }
+}
+
+impl Drop for Responses {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut st = self.shared.lock();
+            st.slots.remove(&self.id);
+            st.conn.discard(self.id);
+            let driver = st.resume_reading();
+            drop(st);
+            if let Some(w) = driver {
+                w.wake();
+            }
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! Prepared statements ([`Statement`], [`Column`]) and the per-connection statement
+//! cache.
+//!
+//! The cache is an LRU keyed by SQL text. A statement leaves the server when it is
+//! evicted *and* no [`Statement`] handle refers to it any more: the last handle's drop
+//! queues a Close, which goes out in front of the next extended-protocol request (no
+//! round trip of its own).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Weak};
+
+use apg_proto::message::backend::FieldDescription;
+use apg_proto::message::Format;
+use apg_proto::types::Type;
+
+use crate::shared::Shared;
+
+/// A column of a query's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    name: String,
+    type_: Type,
+    table_oid: u32,
+    column_id: i16,
+    format: Format,
+}
+
+impl Column {
+    pub(crate) fn from_field(field: FieldDescription, format: Option<Format>) -> Self {
+        Self {
+            name: field.name,
+            type_: Type::from_oid(field.type_oid),
+            table_oid: field.table_oid,
+            column_id: field.column_id,
+            format: format.unwrap_or(field.format),
+        }
+    }
+
+    /// The column's name (or alias).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The column's type.
+    pub fn type_(&self) -> &Type {
+        &self.type_
+    }
+
+    /// The OID of the table the column comes from, if it is a table column.
+    pub fn table_oid(&self) -> Option<u32> {
+        (self.table_oid != 0).then_some(self.table_oid)
+    }
+
+    /// The column's attribute number in that table, if it is a table column.
+    pub fn column_id(&self) -> Option<i16> {
+        (self.column_id != 0).then_some(self.column_id)
+    }
+
+    /// The format the column's values arrive in.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+}
+
+/// A prepared statement: its parameter types and result columns.
+///
+/// Cheap to clone. Pass it instead of SQL text to run it without looking it up.
+#[derive(Clone)]
+pub struct Statement(Arc<Inner>);
+
+struct Inner {
+    shared: Weak<Shared>,
+    /// The server-side name; empty for the unnamed statement (statement cache off),
+    /// which is parsed again with every execution.
+    name: String,
+    sql: Arc<str>,
+    params: Vec<Type>,
+    columns: Arc<[Column]>,
+    result_formats: Vec<Format>,
+}
+
+impl Statement {
+    pub(crate) fn new(
+        shared: &Arc<Shared>,
+        name: String,
+        sql: Arc<str>,
+        params: Vec<Type>,
+        fields: Vec<FieldDescription>,
+    ) -> Self {
+        // Binary for what apg decodes from binary; text otherwise, which a custom
+        // `FromSql::from_sql_text` can still read.
+        let columns: Arc<[Column]> = fields
+            .into_iter()
+            .map(|f| {
+                let format = apg_proto::types::result_format(&Type::from_oid(f.type_oid));
+                Column::from_field(f, Some(format))
+            })
+            .collect();
+        let result_formats = compact_formats(&columns);
+        Self(Arc::new(Inner {
+            shared: Arc::downgrade(shared),
+            name,
+            sql,
+            params,
+            columns,
+            result_formats,
+        }))
+    }
+
+    /// The parameter types, in order (`$1`, `$2`, ...).
+    pub fn params(&self) -> &[Type] {
+        &self.0.params
+    }
+
+    /// The result columns; empty for a statement that returns no rows.
+    pub fn columns(&self) -> &[Column] {
+        &self.0.columns
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.0.sql
+    }
+
+    pub(crate) fn sql_arc(&self) -> &Arc<str> {
+        &self.0.sql
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub(crate) fn is_unnamed(&self) -> bool {
+        self.0.name.is_empty()
+    }
+
+    pub(crate) fn columns_arc(&self) -> &Arc<[Column]> {
+        &self.0.columns
+    }
+
+    pub(crate) fn result_formats(&self) -> &[Format] {
+        &self.0.result_formats
+    }
+
+    /// Whether the statement belongs to this connection.
+    pub(crate) fn belongs_to(&self, shared: &Arc<Shared>) -> bool {
+        std::ptr::eq(self.0.shared.as_ptr(), Arc::as_ptr(shared))
+    }
+}
+
+impl fmt::Debug for Statement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Statement")
+            .field("name", &self.0.name)
+            .field("sql", &self.0.sql)
+            .field("params", &self.0.params)
+            .field("columns", &self.0.columns)
+            .finish()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
+        if let Some(shared) = self.shared.upgrade() {
+            shared.queue_close(std::mem::take(&mut self.name));
+        }
+    }
+}
+
+/// The Bind result-format list for `columns`: one code for all when they agree (none
+/// at all for all-text), one per column otherwise.
+pub(crate) fn compact_formats(columns: &[Column]) -> Vec<Format> {
+    let mut formats = columns.iter().map(Column::format);
+    match formats.next() {
+        None => Vec::new(),
+        Some(first) if formats.all(|f| f == first) => match first {
+            Format::Text => Vec::new(),
+            Format::Binary => vec![Format::Binary],
+        },
+        Some(_) => columns.iter().map(Column::format).collect(),
+    }
+}
+
+/// The per-connection LRU of prepared statements, keyed by SQL text.
+#[derive(Debug)]
+pub(crate) struct StatementCache {
+    capacity: usize,
+    entries: HashMap<Arc<str>, Entry>,
+    clock: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    statement: Statement,
+    last_used: u64,
+}
+
+impl StatementCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: HashMap::new(),
+            clock: 0,
+        }
+    }
+
+    /// Whether statements are cached (capacity above 0). When not, every query uses
+    /// the unnamed statement.
+    pub(crate) fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    pub(crate) fn get(&mut self, sql: &str) -> Option<Statement> {
+        self.clock += 1;
+        let entry = self.entries.get_mut(sql)?;
+        entry.last_used = self.clock;
+        Some(entry.statement.clone())
+    }
+
+    /// Caches `statement`, evicting the least recently used one when full. A statement
+    /// already cached for the same SQL (prepared concurrently) is kept.
+    pub(crate) fn insert(&mut self, statement: &Statement) {
+        if !self.enabled() || self.entries.contains_key(statement.sql()) {
+            return;
+        }
+        if self.entries.len() >= self.capacity {
+            // A linear scan: it only runs on a miss, which costs a round trip anyway.
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| Arc::clone(k));
+            if let Some(key) = oldest {
+                self.entries.remove(&key);
+            }
+        }
+        self.clock += 1;
+        self.entries.insert(
+            Arc::clone(statement.sql_arc()),
+            Entry {
+                statement: statement.clone(),
+                last_used: self.clock,
+            },
+        );
+    }
+
+    /// Evicts `statement` if it is the one cached for its SQL.
+    pub(crate) fn evict(&mut self, statement: &Statement) {
+        let same = self
+            .entries
+            .get(statement.sql())
+            .is_some_and(|e| Arc::ptr_eq(&e.statement.0, &statement.0));
+        if same {
+            self.entries.remove(statement.sql());
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(type_: Type, format: Format) -> Column {
+        Column {
+            name: "c".into(),
+            type_,
+            table_oid: 0,
+            column_id: 0,
+            format,
+        }
+    }
+
+    #[test]
+    fn result_formats_are_compact() {
+        assert!(compact_formats(&[]).is_empty());
+        let bin = column(Type::INT4, Format::Binary);
+        let text = column(Type::NUMERIC, Format::Text);
+        assert_eq!(
+            compact_formats(&[bin.clone(), bin.clone()]),
+            [Format::Binary]
+        );
+        assert!(compact_formats(std::slice::from_ref(&text)).is_empty());
+        assert_eq!(
+            compact_formats(&[bin, text]),
+            [Format::Binary, Format::Text]
+        );
+    }
+
+    #[test]
+    fn lru_evicts_the_least_recently_used() {
+        let shared = Weak::new();
+        let stmt = |sql: &str| {
+            Statement(Arc::new(Inner {
+                shared: Weak::clone(&shared),
+                name: String::new(),
+                sql: sql.into(),
+                params: Vec::new(),
+                columns: Arc::new([]),
+                result_formats: Vec::new(),
+            }))
+        };
+        let mut cache = StatementCache::new(2);
+        cache.insert(&stmt("a"));
+        cache.insert(&stmt("b"));
+        assert!(cache.get("a").is_some());
+        cache.insert(&stmt("c"));
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get("b").is_none());
+        assert!(cache.get("a").is_some());
+        let c = cache.get("c").unwrap();
+        cache.evict(&stmt("c"));
+        assert!(
+            cache.get("c").is_some(),
+            "another statement for the SQL is kept"
+        );
+        cache.evict(&c);
+        assert!(cache.get("c").is_none());
+        let mut off = StatementCache::new(0);
+        off.insert(&stmt("a"));
+        assert!(!off.enabled());
+        assert!(off.get("a").is_none());
+    }
+}
