@@ -1,0 +1,1070 @@
+//! A connection pool: [`Pool`], [`PooledConnection`], [`PoolBuilder`].
+//!
+//! Theory of operation. One mutex guards the pool's [`State`]: the idle connections,
+//! the number of connection slots taken (`size`: connections open, in use or being
+//! made), and a FIFO queue of waiting acquirers. It is never held across an await.
+//!
+//! *Hand-off, not wake-and-race.* When a connection comes back, or a slot frees up,
+//! while acquirers wait, it is given to the first waiter directly (stored under its
+//! id in `granted`, then its own waker is woken), so nobody overtakes it. A waiter
+//! whose future is dropped leaves the queue at once, and anything granted to it but
+//! not yet taken goes to the next waiter: no lost wake-ups.
+//!
+//! *Every slot has one owner.* Outside the lock a slot is owned by exactly one value
+//! whose `Drop` gives it back: a [`Permit`] (the right to make a connection), a
+//! [`PooledConnection`], an idle entry, or a grant. So dropping an acquire at any
+//! await point (while connecting, during a health check, in a hook) leaks nothing.
+//!
+//! *Reset on release, without a round trip.* A returned connection that is quiet
+//! (no request in flight, no other handle such as a transaction or a row stream alive,
+//! not closed) gets its reset query (after a `ROLLBACK` if the last ReadyForQuery said
+//! it is in a transaction block) *sent* at once; its answer is read later. The next
+//! user's first request is pipelined behind the reset on the same socket, and the
+//! reset's answer is checked when it is there (at checkout, or at the next return at
+//! the latest); a failed reset closes the connection. A connection that is not quiet
+//! is closed, never handed out dirty.
+
+mod options;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::poll_fn;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use apg_proto::connection::{Outcome, Request, Response};
+use apg_proto::message::backend::TransactionStatus;
+use apg_proto::types::FromSql;
+
+use crate::cancel::race;
+use crate::client::{usage_error, Client, Params, ToStatement};
+use crate::config::Config;
+use crate::error::Error;
+use crate::row::Row;
+use crate::runtime::Runtime;
+use crate::shared::{Access, Item, Responses};
+
+use options::Options;
+pub use options::{PoolBuilder, DEFAULT_RESET_QUERY};
+
+/// Why [`Pool::acquire`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// No connection became available within the acquire timeout.
+    Timeout,
+    /// The pool is closed ([`Pool::close`]).
+    Closed,
+    /// A new connection could not be made (or its `after_connect` hook failed).
+    Connect(Error),
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("timed out waiting for a pooled connection"),
+            Self::Closed => f.write_str("the pool is closed"),
+            Self::Connect(e) => write!(f, "cannot make a pooled connection: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Connect(e) => Some(e),
+            Self::Timeout | Self::Closed => None,
+        }
+    }
+}
+
+impl From<PoolError> for Error {
+    /// [`PoolError::Timeout`] becomes [`ErrorKind::Timeout`](crate::ErrorKind::Timeout),
+    /// [`PoolError::Closed`] [`ErrorKind::Closed`](crate::ErrorKind::Closed), and a
+    /// connect failure its own error.
+    fn from(e: PoolError) -> Self {
+        match e {
+            PoolError::Timeout => Self::timeout("timed out waiting for a pooled connection"),
+            PoolError::Closed => Self::closed_by_client("the pool is closed"),
+            PoolError::Connect(e) => e,
+        }
+    }
+}
+
+/// Why the pool closed connections, counted in [`PoolStats::closed`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClosedCounts {
+    /// The connection was found closed (the server ended it, the socket failed) or
+    /// failed its health check.
+    pub broken: u64,
+    /// Older than the maximum lifetime, or expired by [`Pool::expire_connections`].
+    pub expired: u64,
+    /// Idle longer than the idle timeout.
+    pub idle: u64,
+    /// Used the maximum number of times.
+    pub max_uses: u64,
+    /// Returned while not quiet (a request in flight because its future was dropped,
+    /// a transaction, row stream or COPY still alive), or its reset failed.
+    pub dirty: u64,
+    /// Rejected by the `before_acquire` or `after_release` hook.
+    pub rejected: u64,
+    /// Closed with the pool, or returned after it closed.
+    pub pool_closed: u64,
+}
+
+/// A snapshot of a pool's state and counters ([`Pool::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Connections open or being made.
+    pub size: usize,
+    /// Connections idle in the pool.
+    pub idle: usize,
+    /// Connections checked out (or being made for an acquirer).
+    pub in_use: usize,
+    /// Acquirers waiting for a connection.
+    pub waiters: usize,
+    /// Successful acquires.
+    pub acquires: u64,
+    /// Acquires that timed out.
+    pub timeouts: u64,
+    /// Total time acquirers spent waiting, successful or not.
+    pub acquire_wait: Duration,
+    /// Connections made.
+    pub created: u64,
+    /// Connections closed, by reason.
+    pub closed: ClosedCounts,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    Broken,
+    Expired,
+    Idle,
+    MaxUses,
+    Dirty,
+    Rejected,
+    PoolClosed,
+}
+
+/// A connection owned by the pool, with what the pool knows about it.
+struct Conn {
+    client: Client,
+    expires: Option<Instant>,
+    generation: u64,
+    uses: u64,
+}
+
+/// An idle connection.
+struct IdleConn {
+    conn: Conn,
+    since: Instant,
+    /// The reset sent when it was returned, whose answer is not read yet.
+    reset: Option<Responses>,
+}
+
+/// What a waiter was given.
+enum Grant {
+    Idle(IdleConn),
+    /// A slot: the right to make a new connection.
+    Open,
+}
+
+struct State {
+    /// Most recently returned at the back: acquires take from the back (warm
+    /// connections), the idle timeout trims from the front.
+    idle: VecDeque<IdleConn>,
+    size: usize,
+    /// Slots taken by the background task to make `min_idle` connections.
+    opening: usize,
+    waiting: VecDeque<(u64, Waker)>,
+    granted: HashMap<u64, Grant>,
+    next_waiter: u64,
+    closed: bool,
+    close_waiters: Vec<Waker>,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    acquires: AtomicU64,
+    timeouts: AtomicU64,
+    wait_nanos: AtomicU64,
+    created: AtomicU64,
+    closed: [AtomicU64; 7],
+}
+
+struct Inner {
+    config: Config,
+    runtime: Arc<dyn Runtime>,
+    options: Options,
+    state: Mutex<State>,
+    counters: Counters,
+}
+
+/// A pool of connections to one database, shared by cloning (cheap).
+///
+/// [`acquire`](Self::acquire) checks a connection out; it returns to the pool when
+/// the [`PooledConnection`] is dropped, after a reset (see [`PoolBuilder::reset_query`]).
+/// [`query`](Self::query), [`execute`](Self::execute) and the other one-call methods
+/// acquire, run and release.
+///
+/// ```no_run
+/// # async fn f(config: apg::Config, runtime: std::sync::Arc<dyn apg::Runtime>) -> Result<(), apg::Error> {
+/// let pool = apg::Pool::builder(config).max_size(8).build(runtime)?;
+/// let n: i64 = pool.query_scalar("SELECT $1::int8 * 2", &[&21i64]).await?;
+/// assert_eq!(n, 42);
+///
+/// let conn = pool.acquire().await?;
+/// let tx = conn.transaction().await?;
+/// tx.execute("UPDATE accounts SET balance = balance - 1 WHERE id = $1", &[&1i32]).await?;
+/// tx.commit().await?;
+/// drop(conn); // back to the pool
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    // Every critical section leaves the state consistent before anything can panic.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// When a connection made now expires: the lifetime minus a random part of the jitter.
+fn expiry(options: &Options) -> Option<Instant> {
+    let lifetime = options.max_lifetime?;
+    let jitter = nanos(options.lifetime_jitter.min(lifetime));
+    // Without random numbers every connection simply gets the full lifetime.
+    let cut = match getrandom::u64() {
+        Ok(r) if jitter > 0 => r % jitter,
+        _ => 0,
+    };
+    Some(Instant::now() + lifetime - Duration::from_nanos(cut))
+}
+
+/// A waker that does nothing, for looking at what has arrived without waiting
+/// (`Waker::noop` is newer than the crate's minimum Rust version).
+fn noop_waker() -> Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    static NOOP: OnceLock<Waker> = OnceLock::new();
+    NOOP.get_or_init(|| Waker::from(Arc::new(Noop))).clone()
+}
+
+/// Reads what has arrived of a reset's answer: `Some(true)` if it succeeded,
+/// `Some(false)` if it failed, `None` if it is still in flight.
+fn reset_result(reset: &mut Responses) -> Option<bool> {
+    let waker = noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut failed = false;
+    loop {
+        match reset.poll_next(&mut cx) {
+            Poll::Ready(Item::Response(Response::Error(_))) => failed = true,
+            Poll::Ready(Item::Response(_)) => {}
+            Poll::Ready(Item::Done(outcome)) => {
+                return Some(!failed && outcome == Outcome::Success)
+            }
+            Poll::Pending => return None,
+        }
+    }
+}
+
+impl Pool {
+    /// Settings for a pool of connections made with `config`; see [`PoolBuilder`].
+    pub fn builder(config: Config) -> PoolBuilder {
+        PoolBuilder::new(config)
+    }
+
+    pub(crate) fn start(config: Config, options: Options, runtime: Arc<dyn Runtime>) -> Self {
+        let inner = Arc::new(Inner {
+            config,
+            runtime,
+            options,
+            state: Mutex::new(State {
+                idle: VecDeque::new(),
+                size: 0,
+                opening: 0,
+                waiting: VecDeque::new(),
+                granted: HashMap::new(),
+                next_waiter: 0,
+                closed: false,
+                close_waiters: Vec::new(),
+                generation: 0,
+            }),
+            counters: Counters::default(),
+        });
+        spawn_maintenance(&inner);
+        Self { inner }
+    }
+
+    /// Checks a connection out: an idle one if there is one, else a new one if the
+    /// pool is below its maximum size, else the first one returned. Acquirers are
+    /// served in the order they asked.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::Timeout`] when the acquire timeout elapses first,
+    /// [`PoolError::Closed`] when the pool is closed, [`PoolError::Connect`] when a
+    /// new connection cannot be made.
+    pub async fn acquire(&self) -> Result<PooledConnection, PoolError> {
+        let start = Instant::now();
+        let result = match self.inner.options.acquire_timeout {
+            Some(limit) => race(&*self.inner.runtime, limit, self.inner.acquire())
+                .await
+                .unwrap_or(Err(PoolError::Timeout)),
+            None => self.inner.acquire().await,
+        };
+        let c = &self.inner.counters;
+        c.wait_nanos
+            .fetch_add(nanos(start.elapsed()), Ordering::Relaxed);
+        match &result {
+            Ok(_) => c.acquires.fetch_add(1, Ordering::Relaxed),
+            Err(PoolError::Timeout) => c.timeouts.fetch_add(1, Ordering::Relaxed),
+            Err(_) => 0,
+        };
+        result
+    }
+
+    /// Acquires a connection, runs [`Client::query`] and releases the connection.
+    ///
+    /// # Errors
+    ///
+    /// The acquire's error (converted, see [`PoolError`]) or the query's.
+    pub async fn query<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, Error> {
+        self.acquire().await?.query(statement, params).await
+    }
+
+    /// Acquires a connection, runs [`Client::query_one`] and releases the connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Self::query).
+    pub async fn query_one<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<Row, Error> {
+        self.acquire().await?.query_one(statement, params).await
+    }
+
+    /// Acquires a connection, runs [`Client::query_opt`] and releases the connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Self::query).
+    pub async fn query_opt<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>, Error> {
+        self.acquire().await?.query_opt(statement, params).await
+    }
+
+    /// Acquires a connection, runs [`Client::query_scalar`] and releases the
+    /// connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Self::query).
+    pub async fn query_scalar<T, S>(&self, statement: &S, params: &Params<'_>) -> Result<T, Error>
+    where
+        T: for<'a> FromSql<'a>,
+        S: ToStatement + ?Sized,
+    {
+        self.acquire().await?.query_scalar(statement, params).await
+    }
+
+    /// Acquires a connection, runs [`Client::execute`] and releases the connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Self::query).
+    pub async fn execute<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<u64, Error> {
+        self.acquire().await?.execute(statement, params).await
+    }
+
+    /// Closes the pool: acquires fail with [`PoolError::Closed`] from now on, idle
+    /// connections are closed at once, and checked-out ones when they are returned.
+    /// Completes when every connection is closed.
+    pub async fn close(&self) {
+        let (idle, waiters) = {
+            let mut st = lock(&self.inner.state);
+            st.closed = true;
+            let idle: Vec<IdleConn> = st.idle.drain(..).collect();
+            st.size -= idle.len();
+            let waiters: Vec<Waker> = st.waiting.iter().map(|(_, w)| w.clone()).collect();
+            (idle, waiters)
+        };
+        for w in waiters {
+            w.wake();
+        }
+        for i in idle {
+            self.inner.count(Reason::PoolClosed);
+            i.conn.client.close().await;
+        }
+        poll_fn(|cx| {
+            let mut st = lock(&self.inner.state);
+            if st.size == 0 {
+                Poll::Ready(())
+            } else {
+                st.close_waiters.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.inner.state).closed
+    }
+
+    /// Retires every connection open now: idle ones are closed at once, checked-out
+    /// ones when they are returned. New connections replace them as needed (after a
+    /// failover, a password rotation, a change of server settings).
+    pub fn expire_connections(&self) {
+        let idle: Vec<IdleConn> = {
+            let mut st = lock(&self.inner.state);
+            st.generation += 1;
+            st.idle.drain(..).collect()
+        };
+        for i in idle {
+            self.inner.discard(i.conn, Reason::Expired);
+        }
+    }
+
+    /// The pool's size, idle and waiting counts, and counters.
+    pub fn stats(&self) -> PoolStats {
+        let c = &self.inner.counters;
+        let get = |i: usize| c.closed[i].load(Ordering::Relaxed);
+        let st = lock(&self.inner.state);
+        PoolStats {
+            size: st.size,
+            idle: st.idle.len(),
+            in_use: st.size - st.idle.len() - st.opening,
+            waiters: st.waiting.len(),
+            acquires: c.acquires.load(Ordering::Relaxed),
+            timeouts: c.timeouts.load(Ordering::Relaxed),
+            acquire_wait: Duration::from_nanos(c.wait_nanos.load(Ordering::Relaxed)),
+            created: c.created.load(Ordering::Relaxed),
+            closed: ClosedCounts {
+                broken: get(Reason::Broken as usize),
+                expired: get(Reason::Expired as usize),
+                idle: get(Reason::Idle as usize),
+                max_uses: get(Reason::MaxUses as usize),
+                dirty: get(Reason::Dirty as usize),
+                rejected: get(Reason::Rejected as usize),
+                pool_closed: get(Reason::PoolClosed as usize),
+            },
+        }
+    }
+}
+
+/// The background task: trims expired and long-idle connections and keeps `min_idle`
+/// connections open, retrying failed connects with exponential backoff. It ends when
+/// the pool is closed or dropped.
+fn spawn_maintenance(inner: &Arc<Inner>) {
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let runtime = Arc::clone(&inner.runtime);
+    let tick = inner.options.tick();
+    let task = async move {
+        let mut backoff: Option<Duration> = None;
+        loop {
+            {
+                let Some(inner) = weak.upgrade() else { return };
+                if lock(&inner.state).closed {
+                    return;
+                }
+                inner.trim();
+                backoff = match inner.fill().await {
+                    Ok(()) => None,
+                    Err(_) => Some(backoff.map_or(Duration::from_millis(50), |b| {
+                        (b * 2).min(Duration::from_secs(5))
+                    })),
+                };
+            }
+            runtime.sleep(backoff.unwrap_or(tick)).await;
+        }
+    };
+    inner.runtime.spawn(Box::pin(task));
+}
+
+impl Inner {
+    fn count(&self, reason: Reason) {
+        self.counters.closed[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Closes a connection and gives its slot back.
+    fn discard(self: &Arc<Self>, conn: Conn, reason: Reason) {
+        self.count(reason);
+        // Dropping the last handle sends Terminate.
+        drop(conn);
+        self.free_slot();
+    }
+
+    /// A slot was given up: hand it to the first waiter, if any.
+    fn free_slot(&self) {
+        let mut st = lock(&self.state);
+        st.size -= 1;
+        let wake = self.hand_off_slot(&mut st);
+        let closers = if st.closed && st.size == 0 {
+            std::mem::take(&mut st.close_waiters)
+        } else {
+            Vec::new()
+        };
+        drop(st);
+        for w in wake.into_iter().chain(closers) {
+            w.wake();
+        }
+    }
+
+    /// Gives a free slot to the first waiter; returns its waker.
+    fn hand_off_slot(&self, st: &mut State) -> Option<Waker> {
+        if st.closed || st.size >= self.options.max_size {
+            return None;
+        }
+        let (id, waker) = st.waiting.pop_front()?;
+        st.size += 1;
+        st.granted.insert(id, Grant::Open);
+        Some(waker)
+    }
+
+    /// Puts a connection in the idle list, or gives it to the first waiter.
+    fn put_idle(self: &Arc<Self>, idle: IdleConn) {
+        let mut st = lock(&self.state);
+        if st.closed {
+            drop(st);
+            return self.discard(idle.conn, Reason::PoolClosed);
+        }
+        if idle.conn.generation != st.generation {
+            drop(st);
+            return self.discard(idle.conn, Reason::Expired);
+        }
+        match st.waiting.pop_front() {
+            Some((id, waker)) => {
+                st.granted.insert(id, Grant::Idle(idle));
+                drop(st);
+                waker.wake();
+            }
+            None => st.idle.push_back(idle),
+        }
+    }
+
+    /// Waits for an idle connection or a slot, first come first served.
+    async fn grant(self: &Arc<Self>) -> Result<Grant, PoolError> {
+        let mut waiter = Waiter {
+            inner: Arc::clone(self),
+            id: None,
+        };
+        poll_fn(|cx| {
+            let mut st = lock(&self.state);
+            if st.closed {
+                return Poll::Ready(Err(PoolError::Closed));
+            }
+            if let Some(id) = waiter.id {
+                if let Some(grant) = st.granted.remove(&id) {
+                    waiter.id = None;
+                    return Poll::Ready(Ok(grant));
+                }
+                if let Some((_, w)) = st.waiting.iter_mut().find(|(i, _)| *i == id) {
+                    if !w.will_wake(cx.waker()) {
+                        *w = cx.waker().clone();
+                    }
+                }
+                return Poll::Pending;
+            }
+            // Only when nobody waits: a newcomer never overtakes a waiter.
+            if st.waiting.is_empty() {
+                if let Some(idle) = st.idle.pop_back() {
+                    return Poll::Ready(Ok(Grant::Idle(idle)));
+                }
+                if st.size < self.options.max_size {
+                    st.size += 1;
+                    return Poll::Ready(Ok(Grant::Open));
+                }
+            }
+            let id = st.next_waiter;
+            st.next_waiter += 1;
+            st.waiting.push_back((id, cx.waker().clone()));
+            waiter.id = Some(id);
+            Poll::Pending
+        })
+        .await
+    }
+
+    async fn acquire(self: &Arc<Self>) -> Result<PooledConnection, PoolError> {
+        let mut grant = self.grant().await?;
+        loop {
+            match grant {
+                Grant::Open => {
+                    let permit = Permit {
+                        inner: Some(Arc::clone(self)),
+                    };
+                    let conn = self.open().await.map_err(PoolError::Connect)?;
+                    let pooled = PooledConnection {
+                        inner: Arc::clone(self),
+                        conn: Some(conn),
+                        reset: None,
+                        discard: false,
+                    };
+                    permit.disarm();
+                    if lock(&self.state).closed {
+                        // Dropping it returns it to the closed pool, which closes it.
+                        return Err(PoolError::Closed);
+                    }
+                    return Ok(pooled);
+                }
+                Grant::Idle(idle) => match self.check_out(idle).await {
+                    Ok(pooled) => return Ok(pooled),
+                    // The slot of the connection just closed is ours to refill.
+                    Err(()) => grant = Grant::Open,
+                },
+            }
+        }
+    }
+
+    /// Makes a new connection and runs the `after_connect` hook. The caller owns the
+    /// slot.
+    async fn open(&self) -> Result<Conn, Error> {
+        let connect = Client::connect(&self.config, Arc::clone(&self.runtime));
+        let client = match self.options.connect_timeout {
+            Some(limit) => race(&*self.runtime, limit, connect)
+                .await
+                .unwrap_or_else(|| Err(Error::timeout("the pool's connect_timeout elapsed")))?,
+            None => connect.await?,
+        };
+        if let Some(hook) = &self.options.after_connect {
+            hook(client.clone()).await?;
+        }
+        self.counters.created.fetch_add(1, Ordering::Relaxed);
+        let generation = lock(&self.state).generation;
+        Ok(Conn {
+            client,
+            expires: expiry(&self.options),
+            generation,
+            uses: 0,
+        })
+    }
+
+    /// Checks an idle connection before handing it out. `Err` means it was closed and
+    /// its slot is the caller's.
+    async fn check_out(self: &Arc<Self>, idle: IdleConn) -> Result<PooledConnection, ()> {
+        let IdleConn {
+            conn,
+            since,
+            mut reset,
+        } = idle;
+        // Closed if this future is dropped mid-check.
+        let mut pooled = PooledConnection {
+            inner: Arc::clone(self),
+            conn: Some(conn),
+            reset: None,
+            discard: true,
+        };
+        let verdict = self.verdict(&pooled, &mut reset, since).await;
+        match verdict {
+            None => {
+                pooled.discard = false;
+                pooled.reset = reset;
+                Ok(pooled)
+            }
+            Some(reason) => {
+                if let Some(conn) = pooled.conn.take() {
+                    self.count(reason);
+                    drop(conn);
+                }
+                Err(())
+            }
+        }
+    }
+
+    /// Why an idle connection cannot be handed out, if it cannot.
+    async fn verdict(
+        &self,
+        pooled: &PooledConnection,
+        reset: &mut Option<Responses>,
+        since: Instant,
+    ) -> Option<Reason> {
+        let conn = pooled.conn.as_ref()?;
+        if let Some(r) = reset {
+            match reset_result(r) {
+                Some(true) => *reset = None,
+                Some(false) => return Some(Reason::Dirty),
+                None => {}
+            }
+        }
+        // The driver reads even while the connection is idle, so a FATAL (e.g. from
+        // pg_terminate_backend) or EOF has already closed it: no round trip needed.
+        if conn.client.is_closed() {
+            return Some(Reason::Broken);
+        }
+        if conn.generation != lock(&self.state).generation
+            || conn.expires.is_some_and(|e| Instant::now() >= e)
+        {
+            return Some(Reason::Expired);
+        }
+        if self
+            .options
+            .health_check_after
+            .is_some_and(|after| since.elapsed() >= after)
+        {
+            if conn.client.batch_execute("SELECT 1").await.is_err() {
+                return Some(Reason::Broken);
+            }
+            // The health check ran behind the reset: its answer is complete now.
+            if let Some(r) = reset {
+                match reset_result(r) {
+                    Some(true) => *reset = None,
+                    _ => return Some(Reason::Dirty),
+                }
+            }
+        }
+        if let Some(hook) = &self.options.before_acquire {
+            if !hook(conn.client.clone()).await {
+                return Some(Reason::Rejected);
+            }
+        }
+        None
+    }
+
+    /// Takes back a connection: closes it, or sends its reset and keeps it.
+    fn release(self: &Arc<Self>, mut conn: Conn, reset: Option<Responses>, discard: bool) {
+        if discard {
+            return self.discard(conn, Reason::Dirty);
+        }
+        conn.uses += 1;
+        if let Some(reason) = self.reusable(&conn, reset) {
+            return self.discard(conn, reason);
+        }
+        let status = conn.client.shared().lock().conn.transaction_status();
+        let sql = match status {
+            TransactionStatus::Idle => &self.options.reset_query,
+            _ => &self.options.rollback_and_reset,
+        };
+        let mut reset = None;
+        if !sql.trim().is_empty() {
+            let shared = conn.client.shared();
+            let sent = shared.submit_now(Access::Normal, |st| {
+                let id = st
+                    .conn
+                    .send(Request::query(sql))
+                    .map_err(|e| usage_error(shared, e))?;
+                st.register(id);
+                Ok(Responses::new(Arc::clone(shared), id))
+            });
+            match sent {
+                Ok(r) => reset = Some(r),
+                Err(_) => return self.discard(conn, Reason::Broken),
+            }
+        }
+        let idle = IdleConn {
+            conn,
+            since: Instant::now(),
+            reset,
+        };
+        match &self.options.after_release {
+            None => self.put_idle(idle),
+            Some(hook) => {
+                let hook = Arc::clone(hook);
+                let inner = Arc::clone(self);
+                // Drop cannot wait: the hook runs in the background, owning the slot.
+                self.runtime.spawn(Box::pin(async move {
+                    let slot = Slot {
+                        inner: Arc::clone(&inner),
+                        idle: Some(idle),
+                    };
+                    let keep = match &slot.idle {
+                        Some(i) => hook(i.conn.client.clone()).await,
+                        None => false,
+                    };
+                    slot.finish(keep);
+                }));
+            }
+        }
+    }
+
+    /// Why a returned connection cannot be kept, if it cannot.
+    fn reusable(&self, conn: &Conn, reset: Option<Responses>) -> Option<Reason> {
+        // The previous reset went out before everything this user sent.
+        if let Some(mut r) = reset {
+            if reset_result(&mut r) == Some(false) {
+                return Some(Reason::Dirty);
+            }
+        }
+        if lock(&self.state).closed {
+            return Some(Reason::PoolClosed);
+        }
+        let client = &conn.client;
+        if client.is_closed() {
+            return Some(Reason::Broken);
+        }
+        // Another handle (a Transaction, RowStream, COPY writer or a clone) still
+        // uses the connection, or a request is in flight because its future was
+        // dropped: its state cannot be known without waiting.
+        if Arc::strong_count(&client.handle) > 1 || client.shared().lock().conn.in_flight() > 0 {
+            return Some(Reason::Dirty);
+        }
+        if conn.generation != lock(&self.state).generation
+            || conn.expires.is_some_and(|e| Instant::now() >= e)
+        {
+            return Some(Reason::Expired);
+        }
+        if self.options.max_uses.is_some_and(|max| conn.uses >= max) {
+            return Some(Reason::MaxUses);
+        }
+        None
+    }
+
+    /// Closes idle connections past their lifetime, or idle too long beyond
+    /// `min_idle`.
+    fn trim(self: &Arc<Self>) {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            let generation = st.generation;
+            let mut kept = VecDeque::with_capacity(st.idle.len());
+            let mut idle_left = st.idle.len();
+            for i in st.idle.drain(..) {
+                let expired =
+                    i.conn.generation != generation || i.conn.expires.is_some_and(|e| now >= e);
+                let idled = idle_left > self.options.min_idle
+                    && self
+                        .options
+                        .idle_timeout
+                        .is_some_and(|t| now.duration_since(i.since) >= t);
+                if expired || idled || i.conn.client.is_closed() {
+                    idle_left -= 1;
+                    let reason = if i.conn.client.is_closed() {
+                        Reason::Broken
+                    } else if expired {
+                        Reason::Expired
+                    } else {
+                        Reason::Idle
+                    };
+                    out.push((i.conn, reason));
+                } else {
+                    kept.push_back(i);
+                }
+            }
+            st.idle = kept;
+        }
+        for (conn, reason) in out {
+            self.discard(conn, reason);
+        }
+    }
+
+    /// Opens connections until `min_idle` are idle (or the pool is full).
+    async fn fill(self: &Arc<Self>) -> Result<(), Error> {
+        loop {
+            {
+                let mut st = lock(&self.state);
+                if st.closed
+                    || st.idle.len() + st.opening >= self.options.min_idle
+                    || st.size >= self.options.max_size
+                {
+                    return Ok(());
+                }
+                st.size += 1;
+                st.opening += 1;
+            }
+            let opening = Opening {
+                inner: Some(Arc::clone(self)),
+            };
+            let result = self.open().await;
+            match result {
+                Ok(conn) => {
+                    // The new connection keeps the slot.
+                    opening.disarm();
+                    self.put_idle(IdleConn {
+                        conn,
+                        since: Instant::now(),
+                        reset: None,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A slot taken by the background task to make a connection: given back on drop
+/// unless the connection was made.
+struct Opening {
+    inner: Option<Arc<Inner>>,
+}
+
+impl Opening {
+    fn disarm(mut self) {
+        if let Some(inner) = self.inner.take() {
+            lock(&inner.state).opening -= 1;
+        }
+    }
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            lock(&inner.state).opening -= 1;
+            inner.free_slot();
+        }
+    }
+}
+
+/// The right to make a connection (a slot): given back on drop unless disarmed.
+struct Permit {
+    inner: Option<Arc<Inner>>,
+}
+
+impl Permit {
+    fn disarm(mut self) {
+        self.inner = None;
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            inner.free_slot();
+        }
+    }
+}
+
+/// A connection waiting for its `after_release` hook: closed if the hook's task is
+/// dropped (the runtime shut down).
+struct Slot {
+    inner: Arc<Inner>,
+    idle: Option<IdleConn>,
+}
+
+impl Slot {
+    fn finish(mut self, keep: bool) {
+        if let Some(idle) = self.idle.take() {
+            if keep {
+                self.inner.put_idle(idle);
+            } else {
+                self.inner.discard(idle.conn, Reason::Rejected);
+            }
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(idle) = self.idle.take() {
+            self.inner.discard(idle.conn, Reason::PoolClosed);
+        }
+    }
+}
+
+/// A place in the queue of acquirers: leaving it (on drop) passes on whatever was
+/// granted to it.
+struct Waiter {
+    inner: Arc<Inner>,
+    id: Option<u64>,
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        let Some(id) = self.id else { return };
+        let grant = {
+            let mut st = lock(&self.inner.state);
+            st.waiting.retain(|(i, _)| *i != id);
+            st.granted.remove(&id)
+        };
+        match grant {
+            Some(Grant::Idle(idle)) => self.inner.put_idle(idle),
+            Some(Grant::Open) => self.inner.free_slot(),
+            None => {}
+        }
+    }
+}
+
+/// A connection checked out of a [`Pool`]: use it as a [`Client`] (through `Deref`);
+/// dropping it returns it to the pool.
+///
+/// Do not keep clones of the client, transactions or row streams beyond it: a
+/// connection returned while another handle still uses it is closed, not reused.
+pub struct PooledConnection {
+    inner: Arc<Inner>,
+    conn: Option<Conn>,
+    /// The reset sent at the last return, still in flight when checked out.
+    reset: Option<Responses>,
+    /// Close instead of returning (set while the connection is being checked).
+    discard: bool,
+}
+
+impl fmt::Debug for PooledConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledConnection")
+            .field("client", &self.conn.as_ref().map(|c| &c.client))
+            .finish_non_exhaustive()
+    }
+}
+
+impl PooledConnection {
+    /// The connection.
+    pub fn client(&self) -> &Client {
+        self
+    }
+
+    /// Takes the connection out of the pool for good: the pool makes another one in
+    /// its place when needed.
+    pub fn detach(mut self) -> Client {
+        let conn = self.conn.take();
+        self.inner.free_slot();
+        match conn {
+            Some(conn) => conn.client,
+            // `conn` is only taken by `detach` and `drop`, which consume the value.
+            None => unreachable!("a checked-out connection always holds its client"),
+        }
+    }
+}
+
+impl Deref for PooledConnection {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        match &self.conn {
+            Some(conn) => &conn.client,
+            // `conn` is only taken by `detach` and `drop`, which consume the value.
+            None => unreachable!("a checked-out connection always holds its client"),
+        }
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.inner.release(conn, self.reset.take(), self.discard);
+        }
+    }
+}

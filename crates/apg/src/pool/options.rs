@@ -1,0 +1,246 @@
+//! [`PoolBuilder`]: the pool's settings.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::error::Error;
+use crate::runtime::{BoxFuture, Runtime};
+
+use super::Pool;
+
+/// A hook run on every new connection; an error fails the connection.
+pub(crate) type ConnectHook =
+    Arc<dyn Fn(Client) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
+
+/// A hook that accepts (`true`) or rejects (`false`) a connection.
+pub(crate) type CheckHook = Arc<dyn Fn(Client) -> BoxFuture<'static, bool> + Send + Sync>;
+
+/// The reset run on a connection returned to the pool, unless replaced with
+/// [`PoolBuilder::reset_query`]. Like asyncpg's: it keeps prepared statements, so the
+/// statement cache stays valid (`DISCARD ALL` would drop them).
+pub const DEFAULT_RESET_QUERY: &str =
+    "CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); RESET ALL";
+
+/// Settings of a [`Pool`], resolved.
+#[derive(Clone)]
+pub(crate) struct Options {
+    pub(crate) min_idle: usize,
+    pub(crate) max_size: usize,
+    pub(crate) acquire_timeout: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) max_lifetime: Option<Duration>,
+    pub(crate) lifetime_jitter: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_uses: Option<u64>,
+    pub(crate) health_check_after: Option<Duration>,
+    pub(crate) reset_query: String,
+    /// `ROLLBACK` followed by the reset query, for a connection left in a transaction.
+    pub(crate) rollback_and_reset: String,
+    pub(crate) after_connect: Option<ConnectHook>,
+    pub(crate) before_acquire: Option<CheckHook>,
+    pub(crate) after_release: Option<CheckHook>,
+}
+
+impl Options {
+    /// How often the background task trims and refills the pool: often enough for
+    /// the shortest configured duration to be honoured within a quarter of it.
+    pub(crate) fn tick(&self) -> Duration {
+        let mut tick = Duration::from_secs(1);
+        for d in [self.idle_timeout, self.max_lifetime].into_iter().flatten() {
+            tick = tick.min(d / 4);
+        }
+        tick.max(Duration::from_millis(5))
+    }
+}
+
+/// Builds a [`Pool`]: `Pool::builder(config).max_size(16).build(runtime)`.
+///
+/// ```no_run
+/// # fn f(config: apg::Config, runtime: std::sync::Arc<dyn apg::Runtime>) -> Result<(), apg::Error> {
+/// use std::time::Duration;
+///
+/// let pool = apg::Pool::builder(config)
+///     .max_size(16)
+///     .min_idle(2)
+///     .acquire_timeout(Duration::from_secs(5))
+///     .after_connect(|client| async move { client.batch_execute("SET TIME ZONE 'UTC'").await })
+///     .build(runtime)?;
+/// # Ok(()) }
+/// ```
+pub struct PoolBuilder {
+    pub(crate) config: Config,
+    pub(crate) options: Options,
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("min_idle", &self.options.min_idle)
+            .field("max_size", &self.options.max_size)
+            .field("acquire_timeout", &self.options.acquire_timeout)
+            .field("max_lifetime", &self.options.max_lifetime)
+            .field("idle_timeout", &self.options.idle_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PoolBuilder {
+    /// Settings for a pool of connections made with `config`: at most 10 connections,
+    /// none kept warm, a 30 s acquire timeout, a 30 min lifetime (with up to 10% of
+    /// random jitter), a 10 min idle timeout, a health check for connections idle
+    /// longer than 30 s, and [`DEFAULT_RESET_QUERY`].
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            options: Options {
+                min_idle: 0,
+                max_size: 10,
+                acquire_timeout: Some(Duration::from_secs(30)),
+                connect_timeout: None,
+                max_lifetime: Some(Duration::from_secs(30 * 60)),
+                lifetime_jitter: Duration::from_secs(3 * 60),
+                idle_timeout: Some(Duration::from_secs(10 * 60)),
+                max_uses: None,
+                health_check_after: Some(Duration::from_secs(30)),
+                reset_query: DEFAULT_RESET_QUERY.to_owned(),
+                rollback_and_reset: format!("ROLLBACK; {DEFAULT_RESET_QUERY}"),
+                after_connect: None,
+                before_acquire: None,
+                after_release: None,
+            },
+        }
+    }
+
+    /// Connections the background task keeps open and idle (at most `max_size`).
+    pub fn min_idle(mut self, n: usize) -> Self {
+        self.options.min_idle = n;
+        self
+    }
+
+    /// The most connections open at once, idle and in use (at least 1).
+    pub fn max_size(mut self, n: usize) -> Self {
+        self.options.max_size = n;
+        self
+    }
+
+    /// How long [`Pool::acquire`] waits, including making a new connection, before it
+    /// fails with [`PoolError::Timeout`](super::PoolError::Timeout). `None`: forever.
+    pub fn acquire_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.options.acquire_timeout = limit;
+        self
+    }
+
+    /// A limit for making one connection (start-up and authentication), on top of
+    /// the configuration's own `connect_timeout`.
+    pub fn connect_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.options.connect_timeout = limit;
+        self
+    }
+
+    /// Connections older than this are closed (when idle or on return) and replaced.
+    /// A random part of [`lifetime_jitter`](Self::lifetime_jitter) is subtracted per
+    /// connection, so connections made together do not all expire together.
+    pub fn max_lifetime(mut self, limit: Option<Duration>) -> Self {
+        self.options.max_lifetime = limit;
+        self.options.lifetime_jitter = limit.map_or(Duration::ZERO, |l| l / 10);
+        self
+    }
+
+    /// The most [`max_lifetime`](Self::max_lifetime) is shortened by, at random, per
+    /// connection (set after `max_lifetime`; it defaults to a tenth of it).
+    pub fn lifetime_jitter(mut self, jitter: Duration) -> Self {
+        self.options.lifetime_jitter = jitter;
+        self
+    }
+
+    /// Connections idle longer than this are closed, as long as `min_idle` remain.
+    pub fn idle_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.options.idle_timeout = limit;
+        self
+    }
+
+    /// Connections are closed after this many checkouts (each [`Pool::acquire`] and
+    /// each one-call [`Pool::query`]-like method counts once), like asyncpg's
+    /// `max_queries`: bounds what a long-lived session accumulates on the server.
+    pub fn max_uses(mut self, n: Option<u64>) -> Self {
+        self.options.max_uses = n;
+        self
+    }
+
+    /// A connection idle longer than this is checked with a round trip (`SELECT 1`)
+    /// before it is handed out; a failed check replaces it. `None`: never.
+    pub fn health_check_after(mut self, idle: Option<Duration>) -> Self {
+        self.options.health_check_after = idle;
+        self
+    }
+
+    /// The statements (simple protocol) run on a connection returned to the pool, in
+    /// front of its next user's first request (no round trip of its own). A
+    /// `ROLLBACK` is added in front when the connection is in a transaction block.
+    /// An empty string disables the reset (the `ROLLBACK` still runs when needed).
+    pub fn reset_query(mut self, sql: impl Into<String>) -> Self {
+        let sql = sql.into();
+        self.options.rollback_and_reset = if sql.trim().is_empty() {
+            "ROLLBACK".to_owned()
+        } else {
+            format!("ROLLBACK; {sql}")
+        };
+        self.options.reset_query = sql;
+        self
+    }
+
+    /// Runs on every new connection before it is used (session settings, type
+    /// registration). An error fails the connection: the acquire that made it gets
+    /// the error.
+    pub fn after_connect<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Client) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.options.after_connect = Some(Arc::new(move |c| Box::pin(hook(c))));
+        self
+    }
+
+    /// Runs before an idle connection is handed out; `false` closes it (the acquire
+    /// goes on with another connection).
+    pub fn before_acquire<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Client) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        self.options.before_acquire = Some(Arc::new(move |c| Box::pin(hook(c))));
+        self
+    }
+
+    /// Runs when a connection is returned (after its reset was sent), in a background
+    /// task; `false` closes it instead of keeping it.
+    pub fn after_release<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Client) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        self.options.after_release = Some(Arc::new(move |c| Box::pin(hook(c))));
+        self
+    }
+
+    /// Makes the pool and starts its background task on `runtime`. Connections are
+    /// made when needed (and `min_idle` of them in the background).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when `max_size` is 0 or
+    /// `min_idle` exceeds it.
+    pub fn build(self, runtime: Arc<dyn Runtime>) -> Result<Pool, Error> {
+        if self.options.max_size == 0 {
+            return Err(Error::config("the pool's max_size must be at least 1"));
+        }
+        if self.options.min_idle > self.options.max_size {
+            return Err(Error::config("the pool's min_idle exceeds its max_size"));
+        }
+        Ok(Pool::start(self.config, self.options, runtime))
+    }
+}
