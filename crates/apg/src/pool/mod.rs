@@ -761,16 +761,16 @@ impl Inner {
             return self.discard(conn, Reason::Dirty);
         }
         conn.uses += 1;
-        if let Some(reason) = self.reusable(&conn, reset) {
-            return self.discard(conn, reason);
-        }
+        let mut reset = match self.reusable(&conn, reset) {
+            Ok(pending) => pending,
+            Err(reason) => return self.discard(conn, reason),
+        };
         let status = conn.client.shared().lock().conn.transaction_status();
         let sql = match status {
             TransactionStatus::Idle => &self.options.reset_query,
             _ => &self.options.rollback_and_reset,
         };
-        let mut reset = None;
-        if !sql.trim().is_empty() {
+        if reset.is_none() && !sql.trim().is_empty() {
             let shared = conn.client.shared();
             let sent = shared.submit_now(Access::Normal, |st| {
                 let id = st
@@ -811,36 +811,44 @@ impl Inner {
         }
     }
 
-    /// Why a returned connection cannot be kept, if it cannot.
-    fn reusable(&self, conn: &Conn, reset: Option<Responses>) -> Option<Reason> {
+    /// Whether a returned connection can be kept: `Err` says why not; `Ok(Some(_))`
+    /// is the previous reset, still in flight and nothing sent after it, which
+    /// serves as this return's reset too.
+    fn reusable(&self, conn: &Conn, reset: Option<Responses>) -> Result<Option<Responses>, Reason> {
         // The previous reset went out before everything this user sent.
+        let mut pending = None;
         if let Some(mut r) = reset {
-            if reset_result(&mut r) == Some(false) {
-                return Some(Reason::Dirty);
+            match reset_result(&mut r) {
+                Some(false) => return Err(Reason::Dirty),
+                Some(true) => {}
+                None => pending = Some(r),
             }
         }
         if lock(&self.state).closed {
-            return Some(Reason::PoolClosed);
+            return Err(Reason::PoolClosed);
         }
         let client = &conn.client;
         if client.is_closed() {
-            return Some(Reason::Broken);
+            return Err(Reason::Broken);
         }
         // Another handle (a Transaction, RowStream, COPY writer or a clone) still
         // uses the connection, or a request is in flight because its future was
-        // dropped: its state cannot be known without waiting.
-        if Arc::strong_count(&client.handle) > 1 || client.shared().lock().conn.in_flight() > 0 {
-            return Some(Reason::Dirty);
+        // dropped: its state cannot be known without waiting. The previous reset
+        // may still be in flight if nothing was sent after it (nothing sent later
+        // can complete before it).
+        let in_flight = client.shared().lock().conn.in_flight();
+        if Arc::strong_count(&client.handle) > 1 || in_flight > usize::from(pending.is_some()) {
+            return Err(Reason::Dirty);
         }
         if conn.generation != lock(&self.state).generation
             || conn.expires.is_some_and(|e| Instant::now() >= e)
         {
-            return Some(Reason::Expired);
+            return Err(Reason::Expired);
         }
         if self.options.max_uses.is_some_and(|max| conn.uses >= max) {
-            return Some(Reason::MaxUses);
+            return Err(Reason::MaxUses);
         }
-        None
+        Ok(pending)
     }
 
     /// Closes idle connections past their lifetime, or idle too long beyond

@@ -25,6 +25,8 @@
 
 #[path = "../common/mod.rs"]
 pub mod common;
+mod pool;
+pub use pool::*;
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -84,6 +86,16 @@ macro_rules! apg_suite {
             copy_out_is_bounded,
             cancel_token_cancels,
             command_timeout_cancels,
+            pool_many_tasks_share_few_connections,
+            pool_dropped_futures_leave_clean_connections,
+            pool_acquire_timeout,
+            pool_waiters_are_served_in_order,
+            pool_close_waits_for_connections,
+            pool_expire_connections,
+            pool_max_lifetime_and_idle_timeout,
+            pool_hooks_run_and_can_reject,
+            pool_recovers_after_server_kills,
+            pool_reset_on_release,
         );
     };
     (@tests $run:path; $($name:ident),* $(,)?) => {

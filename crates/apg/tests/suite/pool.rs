@@ -1,0 +1,539 @@
+//! The connection pool: fairness, bounded size, cancellation safety, reset, expiry,
+//! hooks, self-healing after server-side kills, close.
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use apg::pool::PoolBuilder;
+use apg::{Client, ErrorKind, Pool, PoolError, Runtime};
+use futures_util::future::join_all;
+
+use super::common::{connect, test_config, unique_name};
+use super::{poll_once, within};
+
+/// A pool builder whose connections carry a unique `application_name`, returned with
+/// it so `pg_stat_activity` can be filtered by it.
+fn pool_builder() -> (PoolBuilder, String) {
+    let name = unique_name("pool");
+    let mut config = test_config();
+    config.application_name = Some(name.clone());
+    (Pool::builder(config), name)
+}
+
+/// Server connections with `application_name = name`, seen from `admin`.
+async fn backends(admin: &Client, name: &str) -> i64 {
+    admin
+        .query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap()
+}
+
+/// Polls `future` for at most `limit`, then drops it wherever it is.
+async fn run_for<F: Future>(rt: &Arc<dyn Runtime>, limit: Duration, future: F) {
+    let mut future = pin!(future);
+    let mut sleep = rt.sleep(limit);
+    poll_fn(|cx| {
+        if future.as_mut().poll(cx).is_ready() || sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    })
+    .await;
+}
+
+/// A small deterministic generator (xorshift), so failures replay.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Waits until `check` holds, for at most `secs` seconds.
+async fn eventually(rt: &Arc<dyn Runtime>, secs: u64, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "condition not reached in {secs} s"
+        );
+        rt.sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub async fn pool_many_tasks_share_few_connections(rt: Arc<dyn Runtime>) {
+    let (builder, name) = pool_builder();
+    let pool = builder.max_size(8).build(Arc::clone(&rt)).unwrap();
+    let admin = connect(&rt).await;
+    let peak = AtomicUsize::new(0);
+    let tasks = (0..1000i64).map(|task| {
+        let pool = &pool;
+        let peak = &peak;
+        async move {
+            for i in 0..10i64 {
+                let n: i64 = pool
+                    .query_scalar("SELECT $1::int8 + $2::int8", &[&task, &i])
+                    .await
+                    .unwrap();
+                assert_eq!(n, task + i);
+                peak.fetch_max(pool.stats().size, Ordering::Relaxed);
+            }
+        }
+    });
+    within(&rt, 120, join_all(tasks)).await;
+    let stats = pool.stats();
+    assert!(peak.load(Ordering::Relaxed) <= 8);
+    assert!(stats.size <= 8, "{stats:?}");
+    assert!(stats.created <= 8, "{stats:?}");
+    assert_eq!(stats.acquires, 10_000);
+    assert_eq!(stats.waiters, 0);
+    assert_eq!(stats.in_use, 0);
+    assert!(backends(&admin, &name).await <= 8);
+    pool.close().await;
+    eventually(&rt, 10, || pool.stats().size == 0).await;
+}
+
+pub async fn pool_dropped_futures_leave_clean_connections(rt: Arc<dyn Runtime>) {
+    let (builder, name) = pool_builder();
+    let pool = builder.max_size(4).build(Arc::clone(&rt)).unwrap();
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    for i in 0..300u64 {
+        let limit = Duration::from_micros(rng.below(3000));
+        let channel = format!("ch_{}", i % 7);
+        let key = i64::try_from(i).unwrap();
+        match rng.below(4) {
+            0 => run_for(&rt, limit, pool.acquire()).await,
+            1 => run_for(&rt, limit, pool.query("SELECT pg_sleep(0.001)", &[])).await,
+            2 => {
+                run_for(&rt, limit, async {
+                    let conn = pool.acquire().await.unwrap();
+                    conn.batch_execute(&format!("BEGIN; LISTEN {channel}"))
+                        .await
+                        .unwrap();
+                    conn.query("SELECT pg_advisory_lock($1::int8)", &[&key])
+                        .await
+                        .unwrap();
+                    conn.batch_execute("SET work_mem = '7MB'").await.unwrap();
+                })
+                .await;
+            }
+            _ => {
+                run_for(&rt, limit, async {
+                    let conn = pool.acquire().await.unwrap();
+                    let tx = conn.transaction().await.unwrap();
+                    tx.execute("SELECT pg_advisory_xact_lock($1::int8)", &[&key])
+                        .await
+                        .unwrap();
+                    tx.batch_execute(&format!("LISTEN {channel}"))
+                        .await
+                        .unwrap();
+                    std::future::pending::<()>().await;
+                })
+                .await;
+            }
+        }
+    }
+    // Every connection, taken at once: none in a transaction, listening, holding a
+    // lock or carrying a setting.
+    let conns = within(&rt, 30, join_all((0..4).map(|_| pool.acquire()))).await;
+    let admin = connect(&rt).await;
+    for conn in conns {
+        let conn = conn.unwrap();
+        let listening: i64 = conn
+            .query_scalar("SELECT count(*) FROM pg_listening_channels()", &[])
+            .await
+            .unwrap();
+        assert_eq!(listening, 0);
+        let locks: i64 = conn
+            .query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(locks, 0);
+        let work_mem: String = conn.query_scalar("SHOW work_mem", &[]).await.unwrap();
+        assert_ne!(work_mem, "7MB");
+        let in_tx: i64 = admin
+            .query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+                 AND state LIKE 'idle in transaction%'",
+                &[&name],
+            )
+            .await
+            .unwrap();
+        assert_eq!(in_tx, 0);
+    }
+    let stats = pool.stats();
+    assert!(stats.size <= 4, "{stats:?}");
+    assert_eq!(stats.waiters, 0);
+}
+
+pub async fn pool_acquire_timeout(rt: Arc<dyn Runtime>) {
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(1)
+        .acquire_timeout(Some(Duration::from_millis(100)))
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let held = pool.acquire().await.unwrap();
+    let started = Instant::now();
+    let e = within(&rt, 10, pool.acquire()).await.unwrap_err();
+    assert!(matches!(e, PoolError::Timeout), "{e:?}");
+    assert!(started.elapsed() >= Duration::from_millis(90));
+    let e = within(&rt, 10, pool.query("SELECT 1", &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert_eq!(pool.stats().timeouts, 2);
+    assert_eq!(pool.stats().waiters, 0);
+    // A waiter gets the connection when it is returned.
+    let mut waiting = Box::pin(pool.acquire());
+    assert!(poll_once(&mut waiting).await.is_pending());
+    assert_eq!(pool.stats().waiters, 1);
+    drop(held);
+    let conn = within(&rt, 10, waiting).await.unwrap();
+    assert_eq!(
+        conn.query_scalar::<i32, _>("SELECT 1", &[]).await.unwrap(),
+        1
+    );
+}
+
+pub async fn pool_waiters_are_served_in_order(rt: Arc<dyn Runtime>) {
+    let (builder, _) = pool_builder();
+    let pool = builder.max_size(1).build(Arc::clone(&rt)).unwrap();
+    let held = pool.acquire().await.unwrap();
+    let mut first = Box::pin(pool.acquire());
+    let mut second = Box::pin(pool.acquire());
+    let mut third = Box::pin(pool.acquire());
+    assert!(poll_once(&mut first).await.is_pending());
+    assert!(poll_once(&mut second).await.is_pending());
+    assert!(poll_once(&mut third).await.is_pending());
+    // The second gives up: its place goes, and the connection is not lost.
+    drop(second);
+    drop(held);
+    let conn = within(&rt, 10, &mut first).await.unwrap();
+    assert!(poll_once(&mut third).await.is_pending());
+    drop(conn);
+    let conn = within(&rt, 10, third).await.unwrap();
+    // A waiter dropped after the connection was handed to it passes it on.
+    let mut fourth = Box::pin(pool.acquire());
+    let mut fifth = Box::pin(pool.acquire());
+    assert!(poll_once(&mut fourth).await.is_pending());
+    assert!(poll_once(&mut fifth).await.is_pending());
+    drop(conn);
+    drop(fourth);
+    within(&rt, 10, fifth).await.unwrap();
+    assert_eq!(pool.stats().waiters, 0);
+}
+
+pub async fn pool_close_waits_for_connections(rt: Arc<dyn Runtime>) {
+    let (builder, name) = pool_builder();
+    let pool = builder.max_size(4).build(Arc::clone(&rt)).unwrap();
+    let a = pool.acquire().await.unwrap();
+    let b = pool.acquire().await.unwrap();
+    drop(pool.acquire().await.unwrap());
+    let mut closing = Box::pin(pool.close());
+    assert!(poll_once(&mut closing).await.is_pending());
+    assert!(pool.is_closed());
+    assert!(matches!(pool.acquire().await, Err(PoolError::Closed)));
+    let e = pool.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Closed);
+    // Checked-out connections still work until returned.
+    assert_eq!(a.query_scalar::<i32, _>("SELECT 1", &[]).await.unwrap(), 1);
+    drop(a);
+    assert!(poll_once(&mut closing).await.is_pending());
+    drop(b);
+    within(&rt, 10, closing).await;
+    let stats = pool.stats();
+    assert_eq!(stats.size, 0);
+    assert_eq!(stats.closed.pool_closed, 3);
+    let admin = connect(&rt).await;
+    let start = Instant::now();
+    while backends(&admin, &name).await > 0 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        rt.sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub async fn pool_expire_connections(rt: Arc<dyn Runtime>) {
+    let (builder, _) = pool_builder();
+    let pool = builder.max_size(2).build(Arc::clone(&rt)).unwrap();
+    let out = pool.acquire().await.unwrap();
+    let idle = pool.acquire().await.unwrap();
+    let (out_pid, idle_pid) = (out.backend_pid(), idle.backend_pid());
+    drop(idle);
+    pool.expire_connections();
+    assert_eq!(pool.stats().closed.expired, 1);
+    drop(out);
+    assert_eq!(pool.stats().closed.expired, 2);
+    let a = pool.acquire().await.unwrap();
+    let b = pool.acquire().await.unwrap();
+    for pid in [a.backend_pid(), b.backend_pid()] {
+        assert_ne!(pid, out_pid);
+        assert_ne!(pid, idle_pid);
+    }
+    assert_eq!(pool.stats().created, 4);
+}
+
+pub async fn pool_max_lifetime_and_idle_timeout(rt: Arc<dyn Runtime>) {
+    // Lifetime: a connection older than it is replaced at the next checkout.
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(2)
+        .max_lifetime(Some(Duration::from_millis(150)))
+        .lifetime_jitter(Duration::from_millis(50))
+        .idle_timeout(None)
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let first = pool.acquire().await.unwrap().backend_pid();
+    assert_eq!(pool.acquire().await.unwrap().backend_pid(), first);
+    rt.sleep(Duration::from_millis(200)).await;
+    let second = pool.acquire().await.unwrap().backend_pid();
+    assert_ne!(second, first);
+    assert!(pool.stats().closed.expired >= 1);
+
+    // Idle timeout: idle connections beyond min_idle are closed in the background.
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(4)
+        .min_idle(1)
+        .idle_timeout(Some(Duration::from_millis(100)))
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let conns = join_all((0..3).map(|_| pool.acquire())).await;
+    drop(conns);
+    eventually(&rt, 10, || {
+        let s = pool.stats();
+        s.closed.idle >= 2 && s.idle == 1 && s.size == 1
+    })
+    .await;
+    // min_idle is kept warm.
+    let conn = pool.acquire().await.unwrap();
+    eventually(&rt, 10, || pool.stats().idle == 1).await;
+    drop(conn);
+}
+
+pub async fn pool_hooks_run_and_can_reject(rt: Arc<dyn Runtime>) {
+    let connects = Arc::new(AtomicUsize::new(0));
+    let checks = Arc::new(AtomicUsize::new(0));
+    let releases = Arc::new(AtomicUsize::new(0));
+    let (builder, _) = pool_builder();
+    let (c, k, r) = (
+        Arc::clone(&connects),
+        Arc::clone(&checks),
+        Arc::clone(&releases),
+    );
+    let pool = builder
+        .max_size(2)
+        .after_connect(move |client| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async move { client.batch_execute("SELECT 1").await }
+        })
+        // Rejects every other idle connection.
+        .before_acquire(move |_| {
+            let n = k.fetch_add(1, Ordering::SeqCst);
+            async move { n % 2 == 1 }
+        })
+        // Rejects the third release.
+        .after_release(move |client| {
+            let n = r.fetch_add(1, Ordering::SeqCst);
+            async move { n != 2 && !client.is_closed() }
+        })
+        .build(Arc::clone(&rt))
+        .unwrap();
+    drop(pool.acquire().await.unwrap());
+    assert_eq!(connects.load(Ordering::SeqCst), 1);
+    eventually(&rt, 10, || pool.stats().idle == 1).await;
+    // Check 0 rejects the idle connection: a new one is made.
+    drop(pool.acquire().await.unwrap());
+    assert_eq!(checks.load(Ordering::SeqCst), 1);
+    assert_eq!(connects.load(Ordering::SeqCst), 2);
+    assert_eq!(pool.stats().closed.rejected, 1);
+    eventually(&rt, 10, || pool.stats().idle == 1).await;
+    // Check 1 accepts it.
+    drop(pool.acquire().await.unwrap());
+    assert_eq!(connects.load(Ordering::SeqCst), 2);
+    // The third release was rejected.
+    eventually(&rt, 10, || pool.stats().closed.rejected == 2).await;
+    assert_eq!(releases.load(Ordering::SeqCst), 3);
+    assert_eq!(pool.stats().size, 0);
+
+    // A failing after_connect fails the acquire and frees the slot.
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(1)
+        .after_connect(|client| async move { client.batch_execute("SELECT 1/0").await })
+        .build(Arc::clone(&rt))
+        .unwrap();
+    for _ in 0..2 {
+        match pool.acquire().await {
+            Err(PoolError::Connect(e)) => assert!(e.as_db_error().is_some(), "{e:?}"),
+            other => panic!("expected a connect error, got {other:?}"),
+        }
+    }
+    assert_eq!(pool.stats().size, 0);
+}
+
+pub async fn pool_recovers_after_server_kills(rt: Arc<dyn Runtime>) {
+    let (builder, name) = pool_builder();
+    let pool = builder
+        .max_size(4)
+        .acquire_timeout(Some(Duration::from_secs(10)))
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let admin = connect(&rt).await;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let failures = AtomicUsize::new(0);
+    let successes = AtomicUsize::new(0);
+    let load = join_all((0..40).map(|_| async {
+        while !stop.load(Ordering::Relaxed) {
+            match pool.query_scalar::<i32, _>("SELECT 1", &[]).await {
+                Ok(_) => successes.fetch_add(1, Ordering::Relaxed),
+                Err(e) => {
+                    // Killed mid-query, or while a replacement was starting up.
+                    assert!(
+                        matches!(e.kind(), ErrorKind::Closed | ErrorKind::Io)
+                            || e.code() == Some(apg::SqlState::AdminShutdown),
+                        "{e:?}"
+                    );
+                    failures.fetch_add(1, Ordering::Relaxed)
+                }
+            };
+        }
+    }));
+    let killer = async {
+        rt.sleep(Duration::from_millis(100)).await;
+        for _ in 0..3 {
+            admin
+                .query_scalar::<i64, _>(
+                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1) k",
+                    &[&name],
+                )
+                .await
+                .unwrap();
+            rt.sleep(Duration::from_millis(100)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+    };
+    within(&rt, 60, futures_util::future::join(load, killer)).await;
+    assert!(successes.load(Ordering::Relaxed) > 0);
+    // Every dead connection was replaced: the pool works, and is not larger.
+    for _ in 0..20 {
+        assert_eq!(
+            within(&rt, 20, pool.query_scalar::<i32, _>("SELECT 1", &[]))
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    let stats = pool.stats();
+    assert!(stats.size <= 4, "{stats:?}");
+    assert!(stats.closed.broken + stats.closed.dirty >= 1, "{stats:?}");
+    assert!(backends(&admin, &name).await <= 4);
+}
+
+pub async fn pool_reset_on_release(rt: Arc<dyn Runtime>) {
+    let (builder, _) = pool_builder();
+    let pool = builder.max_size(1).build(Arc::clone(&rt)).unwrap();
+    let t = unique_name("reset");
+    let conn = pool.acquire().await.unwrap();
+    let pid = conn.backend_pid();
+    conn.prepare("SELECT $1::int4 + 1").await.unwrap();
+    conn.batch_execute("SET work_mem = '7MB'; LISTEN reset_test; SELECT pg_advisory_lock(4242)")
+        .await
+        .unwrap();
+    conn.batch_execute(&format!("BEGIN; CREATE TABLE {t} (id int)"))
+        .await
+        .unwrap();
+    drop(conn);
+
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.backend_pid(), pid, "the same connection, reset");
+    let work_mem: String = conn.query_scalar("SHOW work_mem", &[]).await.unwrap();
+    assert_ne!(work_mem, "7MB");
+    let listening: i64 = conn
+        .query_scalar("SELECT count(*) FROM pg_listening_channels()", &[])
+        .await
+        .unwrap();
+    assert_eq!(listening, 0);
+    let locks: i64 = conn
+        .query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(locks, 0);
+    let tables: i64 = conn
+        .query_scalar(
+            "SELECT count(*) FROM pg_class WHERE relname = $1",
+            &[&t.as_str()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(tables, 0, "the open transaction was rolled back");
+    // Prepared statements survive the reset: the cache is still valid.
+    let prepared = conn.__stats().statements_prepared;
+    assert_eq!(
+        conn.query_scalar::<i32, _>("SELECT $1::int4 + 1", &[&1i32])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(conn.__stats().statements_prepared, prepared);
+
+    // A failed transaction block is rolled back too.
+    conn.batch_execute("BEGIN").await.unwrap();
+    assert!(conn.batch_execute("SELECT 1/0").await.is_err());
+    drop(conn);
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.backend_pid(), pid);
+    assert_eq!(
+        conn.query_scalar::<i32, _>("SELECT 1", &[]).await.unwrap(),
+        1
+    );
+
+    // A connection returned with a transaction handle alive is closed, not reused.
+    let tx = conn.transaction().await.unwrap();
+    drop(conn);
+    drop(tx);
+    let conn = pool.acquire().await.unwrap();
+    assert_ne!(conn.backend_pid(), pid);
+    assert_eq!(pool.stats().closed.dirty, 1);
+
+    // A custom reset query.
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(1)
+        .reset_query("DISCARD ALL")
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let conn = pool.acquire().await.unwrap();
+    conn.batch_execute("CREATE TEMP TABLE discard_me (id int)")
+        .await
+        .unwrap();
+    drop(conn);
+    let conn = pool.acquire().await.unwrap();
+    let tables: i64 = conn
+        .query_scalar(
+            "SELECT count(*) FROM pg_class WHERE relname = 'discard_me' AND relpersistence = 't' \
+             AND pg_table_is_visible(oid)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(tables, 0);
+}
