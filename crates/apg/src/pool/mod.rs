@@ -824,7 +824,11 @@ impl Inner {
                 None => pending = Some(r),
             }
         }
-        if lock(&self.state).closed {
+        let (closed, generation) = {
+            let st = lock(&self.state);
+            (st.closed, st.generation)
+        };
+        if closed {
             return Err(Reason::PoolClosed);
         }
         let client = &conn.client;
@@ -840,9 +844,7 @@ impl Inner {
         if Arc::strong_count(&client.handle) > 1 || in_flight > usize::from(pending.is_some()) {
             return Err(Reason::Dirty);
         }
-        if conn.generation != lock(&self.state).generation
-            || conn.expires.is_some_and(|e| Instant::now() >= e)
-        {
+        if conn.generation != generation || conn.expires.is_some_and(|e| Instant::now() >= e) {
             return Err(Reason::Expired);
         }
         if self.options.max_uses.is_some_and(|max| conn.uses >= max) {
