@@ -66,7 +66,7 @@ impl Options {
 /// let pool = apg::Pool::builder(config)
 ///     .max_size(16)
 ///     .min_idle(2)
-///     .acquire_timeout(Duration::from_secs(5))
+///     .acquire_timeout(Some(Duration::from_secs(5)))
 ///     .after_connect(|client| async move { client.batch_execute("SET TIME ZONE 'UTC'").await })
 ///     .build(runtime)?;
 /// # Ok(()) }
