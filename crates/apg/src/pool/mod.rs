@@ -469,7 +469,7 @@ impl Pool {
         PoolStats {
             size: st.size,
             idle: st.idle.len(),
-            in_use: st.size - st.idle.len() - st.opening,
+            in_use: st.size.saturating_sub(st.idle.len() + st.opening),
             waiters: st.waiting.len(),
             acquires: c.acquires.load(Ordering::Relaxed),
             timeouts: c.timeouts.load(Ordering::Relaxed),
@@ -533,7 +533,7 @@ impl Inner {
     /// A slot was given up: hand it to the first waiter, if any.
     fn free_slot(&self) {
         let mut st = lock(&self.state);
-        st.size -= 1;
+        st.size = st.size.saturating_sub(1);
         let wake = self.hand_off_slot(&mut st);
         let closers = if st.closed && st.size == 0 {
             std::mem::take(&mut st.close_waiters)
@@ -629,12 +629,14 @@ impl Inner {
                         inner: Some(Arc::clone(self)),
                     };
                     let conn = self.open().await.map_err(PoolError::Connect)?;
-                    let pooled = PooledConnection {
+                    let mut pooled = PooledConnection {
                         inner: Arc::clone(self),
                         conn: Some(conn),
                         reset: None,
+                        writes: None,
                         discard: false,
                     };
+                    pooled.writes = pooled.untouched_mark();
                     permit.disarm();
                     if lock(&self.state).closed {
                         // Dropping it returns it to the closed pool, which closes it.
@@ -687,6 +689,7 @@ impl Inner {
             inner: Arc::clone(self),
             conn: Some(conn),
             reset: None,
+            writes: None,
             discard: true,
         };
         let verdict = self.verdict(&pooled, &mut reset, since).await;
@@ -694,6 +697,7 @@ impl Inner {
             None => {
                 pooled.discard = false;
                 pooled.reset = reset;
+                pooled.writes = pooled.untouched_mark();
                 Ok(pooled)
             }
             Some(reason) => {
@@ -756,7 +760,15 @@ impl Inner {
     }
 
     /// Takes back a connection: closes it, or sends its reset and keeps it.
-    fn release(self: &Arc<Self>, mut conn: Conn, reset: Option<Responses>, discard: bool) {
+    /// `untouched`: nothing was written to the connection since it was handed out
+    /// clean, so it needs no reset.
+    fn release(
+        self: &Arc<Self>,
+        mut conn: Conn,
+        reset: Option<Responses>,
+        discard: bool,
+        untouched: bool,
+    ) {
         if discard {
             return self.discard(conn, Reason::Dirty);
         }
@@ -770,7 +782,7 @@ impl Inner {
             TransactionStatus::Idle => &self.options.reset_query,
             _ => &self.options.rollback_and_reset,
         };
-        if reset.is_none() && !sql.trim().is_empty() {
+        if reset.is_none() && !untouched && !sql.trim().is_empty() {
             let shared = conn.client.shared();
             let sent = shared.submit_now(Access::Normal, |st| {
                 let id = st
@@ -935,7 +947,8 @@ struct Opening {
 impl Opening {
     fn disarm(mut self) {
         if let Some(inner) = self.inner.take() {
-            lock(&inner.state).opening -= 1;
+            let mut st = lock(&inner.state);
+            st.opening = st.opening.saturating_sub(1);
         }
     }
 }
@@ -943,7 +956,10 @@ impl Opening {
 impl Drop for Opening {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            lock(&inner.state).opening -= 1;
+            {
+                let mut st = lock(&inner.state);
+                st.opening = st.opening.saturating_sub(1);
+            }
             inner.free_slot();
         }
     }
@@ -1028,6 +1044,9 @@ pub struct PooledConnection {
     conn: Option<Conn>,
     /// The reset sent at the last return, still in flight when checked out.
     reset: Option<Responses>,
+    /// The connection's socket write count when handed out with no reset in flight:
+    /// if it is unchanged on return, nothing was sent and no reset is needed.
+    writes: Option<u64>,
     /// Close instead of returning (set while the connection is being checked).
     discard: bool,
 }
@@ -1041,6 +1060,17 @@ impl fmt::Debug for PooledConnection {
 }
 
 impl PooledConnection {
+    fn untouched_mark_of(&self, conn: &Conn) -> Option<u64> {
+        Some(conn.client.shared().lock().stats.writes)
+    }
+
+    fn untouched_mark(&self) -> Option<u64> {
+        match (&self.conn, &self.reset) {
+            (Some(conn), None) => Some(conn.client.shared().lock().stats.writes),
+            _ => None,
+        }
+    }
+
     /// The connection.
     pub fn client(&self) -> &Client {
         self
@@ -1074,7 +1104,9 @@ impl Deref for PooledConnection {
 impl Drop for PooledConnection {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.inner.release(conn, self.reset.take(), self.discard);
+            let untouched = self.writes.is_some() && self.writes == self.untouched_mark_of(&conn);
+            self.inner
+                .release(conn, self.reset.take(), self.discard, untouched);
         }
     }
 }

@@ -491,7 +491,12 @@ pub async fn pool_reset_on_release(rt: Arc<dyn Runtime>) {
     let (builder, _) = pool_builder();
     let pool = builder.max_size(1).build(Arc::clone(&rt)).unwrap();
     let t = unique_name("reset");
+    // A connection returned unused needs no reset: nothing is sent.
     let conn = pool.acquire().await.unwrap();
+    let writes = conn.__stats().writes;
+    drop(conn);
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.__stats().writes, writes);
     let pid = conn.backend_pid();
     conn.prepare("SELECT $1::int4 + 1").await.unwrap();
     conn.batch_execute("SET work_mem = '7MB'; LISTEN reset_test; SELECT pg_advisory_lock(4242)")
