@@ -1,28 +1,34 @@
 //! A connection pool: [`Pool`], [`PooledConnection`], [`PoolBuilder`].
 //!
-//! Theory of operation. One mutex guards the pool's [`State`]: the idle connections,
-//! the number of connection slots taken (`size`: connections open, in use or being
-//! made), and a FIFO queue of waiting acquirers. It is never held across an await.
-//!
-//! *Hand-off, not wake-and-race.* When a connection comes back, or a slot frees up,
-//! while acquirers wait, it is given to the first waiter directly (stored under its
-//! id in `granted`, then its own waker is woken), so nobody overtakes it. A waiter
-//! whose future is dropped leaves the queue at once, and anything granted to it but
-//! not yet taken goes to the next waiter: no lost wake-ups.
-//!
-//! *Every slot has one owner.* Outside the lock a slot is owned by exactly one value
-//! whose `Drop` gives it back: a [`Permit`] (the right to make a connection), a
-//! [`PooledConnection`], an idle entry, or a grant. So dropping an acquire at any
-//! await point (while connecting, during a health check, in a hook) leaks nothing.
-//!
-//! *Reset on release, without a round trip.* A returned connection that is quiet
-//! (no request in flight, no other handle such as a transaction or a row stream alive,
-//! not closed) gets its reset query (after a `ROLLBACK` if the last ReadyForQuery said
-//! it is in a transaction block) *sent* at once; its answer is read later. The next
-//! user's first request is pipelined behind the reset on the same socket, and the
-//! reset's answer is checked when it is there (at checkout, or at the next return at
-//! the latest); a failed reset closes the connection. A connection that is not quiet
-//! is closed, never handed out dirty.
+//! Acquirers are served first come, first served; a returned connection is reset
+//! (transaction rolled back, `UNLISTEN *`, advisory locks released, settings reset)
+//! without a round trip of its own; connections that are broken, expired or left
+//! mid-request are closed and replaced, never handed out dirty.
+
+// Theory of operation. One mutex guards the pool's `State`: the idle connections,
+// the number of connection slots taken (`size`: connections open, in use or being
+// made), and a FIFO queue of waiting acquirers. It is never held across an await.
+//
+// *Hand-off, not wake-and-race.* When a connection comes back, or a slot frees up,
+// while acquirers wait, it is given to the first waiter directly (stored under its
+// id in `granted`, then its own waker is woken), so nobody overtakes it. A waiter
+// whose future is dropped leaves the queue at once, and anything granted to it but
+// not yet taken goes to the next waiter: no lost wake-ups.
+//
+// *Every slot has one owner.* Outside the lock a slot is owned by exactly one value
+// whose `Drop` gives it back: a `Permit` (the right to make a connection), a
+// `PooledConnection`, an idle entry, or a grant. So dropping an acquire at any
+// await point (while connecting, during a health check, in a hook) leaks nothing.
+//
+// *Reset on release, without a round trip.* A returned connection that is quiet
+// (no request in flight, no other handle such as a transaction or a row stream alive,
+// not closed) gets its reset query (after a `ROLLBACK` if the last ReadyForQuery said
+// it is in a transaction block) *sent* at once; its answer is read later. The next
+// user's first request is pipelined behind the reset on the same socket, and the
+// reset's answer is checked when it is there (at checkout, or at the next return at
+// the latest); a failed reset closes the connection. A connection that is not quiet
+// is closed, never handed out dirty. A connection returned without a single byte
+// written since it was handed out clean needs no reset at all.
 
 mod options;
 

@@ -196,6 +196,11 @@ impl PoolBuilder {
     /// Runs on every new connection before it is used (session settings, type
     /// registration). An error fails the connection: the acquire that made it gets
     /// the error.
+    ///
+    /// The default reset's `RESET ALL` undoes `SET` commands run here at the first
+    /// return; settings meant to last belong in
+    /// [`Config::server_settings`](crate::Config::server_settings) (sent at start-up,
+    /// they are what `RESET ALL` returns to).
     pub fn after_connect<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(Client) -> Fut + Send + Sync + 'static,

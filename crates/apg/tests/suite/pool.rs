@@ -327,6 +327,19 @@ pub async fn pool_expire_connections(rt: Arc<dyn Runtime>) {
     assert_eq!(pool.acquire().await.unwrap().backend_pid(), first);
     assert_ne!(pool.acquire().await.unwrap().backend_pid(), first);
     assert_eq!(pool.stats().closed.max_uses, 1);
+
+    // A detached connection leaves the pool and stays open.
+    let client = pool.acquire().await.unwrap().detach();
+    assert_eq!(pool.stats().size, 0);
+    let other = pool.acquire().await.unwrap();
+    assert_ne!(other.backend_pid(), client.backend_pid());
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 pub async fn pool_max_lifetime_and_idle_timeout(rt: Arc<dyn Runtime>) {
