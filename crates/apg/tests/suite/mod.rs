@@ -96,6 +96,7 @@ macro_rules! apg_suite {
             pool_hooks_run_and_can_reject,
             pool_recovers_after_server_kills,
             pool_reset_on_release,
+            pool_health_check,
         );
     };
     (@tests $run:path; $($name:ident),* $(,)?) => {

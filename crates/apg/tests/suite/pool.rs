@@ -270,13 +270,25 @@ pub async fn pool_waiters_are_served_in_order(rt: Arc<dyn Runtime>) {
 
 pub async fn pool_close_waits_for_connections(rt: Arc<dyn Runtime>) {
     let (builder, name) = pool_builder();
-    let pool = builder.max_size(4).build(Arc::clone(&rt)).unwrap();
+    let pool = builder.max_size(3).build(Arc::clone(&rt)).unwrap();
     let a = pool.acquire().await.unwrap();
     let b = pool.acquire().await.unwrap();
-    drop(pool.acquire().await.unwrap());
+    let c = pool.acquire().await.unwrap();
+    let mut waiting = Box::pin(pool.acquire());
+    assert!(poll_once(&mut waiting).await.is_pending());
+    drop(c);
+    let c = within(&rt, 10, &mut waiting).await.unwrap();
+    let mut waiting = Box::pin(pool.acquire());
+    assert!(poll_once(&mut waiting).await.is_pending());
+    drop(c);
     let mut closing = Box::pin(pool.close());
     assert!(poll_once(&mut closing).await.is_pending());
     assert!(pool.is_closed());
+    // A waiter given the connection before the close still gets the closed error.
+    assert!(matches!(
+        within(&rt, 10, waiting).await,
+        Err(PoolError::Closed)
+    ));
     assert!(matches!(pool.acquire().await, Err(PoolError::Closed)));
     let e = pool.query("SELECT 1", &[]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Closed);
@@ -596,4 +608,26 @@ pub async fn pool_reset_on_release(rt: Arc<dyn Runtime>) {
         .await
         .unwrap();
     assert_eq!(tables, 0);
+}
+
+pub async fn pool_health_check(rt: Arc<dyn Runtime>) {
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(1)
+        .health_check_after(Some(Duration::from_millis(20)))
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let conn = pool.acquire().await.unwrap();
+    let (pid, writes) = (conn.backend_pid(), conn.__stats().writes);
+    drop(conn);
+    // Idle briefly: handed out as is.
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.__stats().writes, writes);
+    drop(conn);
+    // Idle past the threshold: checked with a round trip first.
+    rt.sleep(Duration::from_millis(40)).await;
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.backend_pid(), pid);
+    assert!(conn.__stats().writes > writes);
+    assert_eq!(pool.stats().closed, apg::pool::ClosedCounts::default());
 }
