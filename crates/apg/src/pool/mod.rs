@@ -783,23 +783,42 @@ impl Inner {
             Ok(pending) => pending,
             Err(reason) => return self.discard(conn, reason),
         };
-        let status = conn.client.shared().lock().conn.transaction_status();
-        let sql = match status {
-            TransactionStatus::Idle => &self.options.reset_query,
-            _ => &self.options.rollback_and_reset,
-        };
-        if reset.is_none() && !untouched && !sql.trim().is_empty() {
+        let rollback =
+            conn.client.shared().lock().conn.transaction_status() != TransactionStatus::Idle;
+        let sql = self.options.reset_query.as_str();
+        let needed = rollback || !sql.trim().is_empty();
+        if reset.is_none() && !untouched && needed {
             let shared = conn.client.shared();
             let sent = shared.submit_now(Access::Normal, |st| {
-                let id = st
-                    .conn
-                    .send(Request::query(sql))
-                    .map_err(|e| usage_error(shared, e))?;
-                st.register(id);
-                Ok(Responses::new(Arc::clone(shared), id))
+                let mut last = None;
+                // ROLLBACK goes alone: in one Query message with the reset, the reset
+                // would run in an implicit transaction block, where `DISCARD ALL`
+                // cannot.
+                if rollback {
+                    let id = st
+                        .conn
+                        .send(Request::query("ROLLBACK"))
+                        .map_err(|e| usage_error(shared, e))?;
+                    last = Some(id);
+                }
+                if !sql.trim().is_empty() {
+                    // The reset's result says enough: it runs only after the ROLLBACK.
+                    if let Some(id) = last.take() {
+                        st.conn.discard(id);
+                    }
+                    let id = st
+                        .conn
+                        .send(Request::query(sql))
+                        .map_err(|e| usage_error(shared, e))?;
+                    last = Some(id);
+                }
+                Ok(last.map(|id| {
+                    st.register(id);
+                    Responses::new(Arc::clone(shared), id)
+                }))
             });
             match sent {
-                Ok(r) => reset = Some(r),
+                Ok(r) => reset = r,
                 Err(_) => return self.discard(conn, Reason::Broken),
             }
         }

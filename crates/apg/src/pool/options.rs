@@ -38,8 +38,6 @@ pub(crate) struct Options {
     pub(crate) max_uses: Option<u64>,
     pub(crate) health_check_after: Option<Duration>,
     pub(crate) reset_query: String,
-    /// `ROLLBACK` followed by the reset query, for a connection left in a transaction.
-    pub(crate) rollback_and_reset: String,
     pub(crate) after_connect: Option<ConnectHook>,
     pub(crate) before_acquire: Option<CheckHook>,
     pub(crate) after_release: Option<CheckHook>,
@@ -107,7 +105,6 @@ impl PoolBuilder {
                 max_uses: None,
                 health_check_after: Some(Duration::from_secs(30)),
                 reset_query: DEFAULT_RESET_QUERY.to_owned(),
-                rollback_and_reset: format!("ROLLBACK; {DEFAULT_RESET_QUERY}"),
                 after_connect: None,
                 before_acquire: None,
                 after_release: None,
@@ -180,16 +177,11 @@ impl PoolBuilder {
 
     /// The statements (simple protocol) run on a connection returned to the pool, in
     /// front of its next user's first request (no round trip of its own). A
-    /// `ROLLBACK` is added in front when the connection is in a transaction block.
+    /// `ROLLBACK` is sent in front (pipelined, as a request of its own) when the
+    /// connection is in a transaction block.
     /// An empty string disables the reset (the `ROLLBACK` still runs when needed).
     pub fn reset_query(mut self, sql: impl Into<String>) -> Self {
-        let sql = sql.into();
-        self.options.rollback_and_reset = if sql.trim().is_empty() {
-            "ROLLBACK".to_owned()
-        } else {
-            format!("ROLLBACK; {sql}")
-        };
-        self.options.reset_query = sql;
+        self.options.reset_query = sql.into();
         self
     }
 

@@ -594,11 +594,14 @@ pub async fn pool_reset_on_release(rt: Arc<dyn Runtime>) {
         .build(Arc::clone(&rt))
         .unwrap();
     let conn = pool.acquire().await.unwrap();
-    conn.batch_execute("CREATE TEMP TABLE discard_me (id int)")
+    let pid = conn.backend_pid();
+    conn.batch_execute("CREATE TEMP TABLE discard_me (id int); BEGIN")
         .await
         .unwrap();
     drop(conn);
     let conn = pool.acquire().await.unwrap();
+    // DISCARD ALL ran after the ROLLBACK, outside any transaction block.
+    assert_eq!(conn.backend_pid(), pid);
     let tables: i64 = conn
         .query_scalar(
             "SELECT count(*) FROM pg_class WHERE relname = 'discard_me' AND relpersistence = 't' \
