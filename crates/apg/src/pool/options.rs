@@ -241,3 +241,89 @@ impl PoolBuilder {
         Ok(Pool::start(self.config, self.options, runtime))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    #[cfg(unix)]
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::runtime::{AsyncStream, TcpOptions};
+
+    /// A runtime that cannot do anything: enough for checks made before any I/O.
+    #[derive(Debug)]
+    struct NoRuntime;
+
+    impl Runtime for NoRuntime {
+        fn connect_tcp(
+            &self,
+            _: String,
+            _: u16,
+            _: TcpOptions,
+        ) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+            Box::pin(async { Err(io::ErrorKind::Unsupported.into()) })
+        }
+
+        #[cfg(unix)]
+        fn connect_unix(&self, _: PathBuf) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+            Box::pin(async { Err(io::ErrorKind::Unsupported.into()) })
+        }
+
+        fn spawn(&self, _: BoxFuture<'static, ()>) {}
+
+        fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[test]
+    fn invalid_sizes_are_config_errors() {
+        let rt: Arc<dyn Runtime> = Arc::new(NoRuntime);
+        let e = PoolBuilder::new(Config::new())
+            .max_size(0)
+            .build(Arc::clone(&rt))
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        let e = PoolBuilder::new(Config::new())
+            .max_size(2)
+            .min_idle(3)
+            .build(Arc::clone(&rt))
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        let pool = PoolBuilder::new(Config::new())
+            .max_size(2)
+            .min_idle(2)
+            .build(rt)
+            .unwrap();
+        assert_eq!(pool.stats().size, 0);
+    }
+
+    #[test]
+    fn tick_follows_the_shortest_duration() {
+        let b = PoolBuilder::new(Config::new());
+        assert_eq!(b.options.tick(), Duration::from_secs(1));
+        let b = b
+            .idle_timeout(Some(Duration::from_millis(200)))
+            .max_lifetime(Some(Duration::from_secs(60)));
+        assert_eq!(b.options.tick(), Duration::from_millis(50));
+        let b = b.idle_timeout(Some(Duration::ZERO));
+        assert_eq!(b.options.tick(), Duration::from_millis(5));
+    }
+
+    #[test]
+    fn lifetime_jitter_only_shortens() {
+        let b = PoolBuilder::new(Config::new()).max_lifetime(Some(Duration::from_secs(100)));
+        assert_eq!(b.options.lifetime_jitter, Duration::from_secs(10));
+        for _ in 0..100 {
+            let before = Instant::now();
+            let expires = super::super::expiry(&b.options).unwrap();
+            let left = expires - before;
+            assert!(left <= Duration::from_secs(100), "{left:?}");
+            assert!(left >= Duration::from_secs(89), "{left:?}");
+        }
+        let b = b.max_lifetime(None);
+        assert!(super::super::expiry(&b.options).is_none());
+    }
+}
