@@ -79,6 +79,7 @@ impl Driver {
                 Poll::Ready(Ok(n)) => {
                     st.conn.advance_transmit(n);
                     st.stats.writes += 1;
+                    st.stats.max_in_flight = st.stats.max_in_flight.max(st.conn.in_flight());
                     self.needs_flush = true;
                     progress = true;
                 }

@@ -36,6 +36,9 @@ use crate::statement::{Statement, StatementCache};
 pub struct ConnectionStats {
     /// Successful socket writes.
     pub writes: u64,
+    /// The most requests ever in flight (sent and not yet answered) at a write: above 1
+    /// only when requests are pipelined.
+    pub max_in_flight: usize,
     /// Successful socket reads.
     pub reads: u64,
     /// Parse messages sent to prepare a named (cached) statement.

@@ -456,9 +456,16 @@ pub async fn concurrent_queries_are_pipelined(rt: Arc<dyn Runtime>) {
     within(&rt, 60, futures_util::future::join_all(queries)).await;
     let after = client.__stats();
     let writes = after.writes - before.writes;
-    // The driver runs on another thread while the queries are encoded, so the batches
-    // it catches vary with scheduling; typically 10-150 writes on a busy machine.
-    assert!(writes < 250, "1000 queries took {writes} writes");
+    // How many writes the driver needs depends on scheduling (it runs on another thread
+    // while the queries are encoded: typically 10-150 on a busy machine, more under heavy
+    // load), so the test checks what pipelining means instead: many queries on the wire
+    // at once, and fewer writes than queries.
+    assert!(writes < 1000, "1000 queries took {writes} writes");
+    assert!(
+        after.max_in_flight >= 20,
+        "at most {} queries were in flight at once",
+        after.max_in_flight
+    );
     assert_eq!(after.statements_prepared, before.statements_prepared);
 }
 
