@@ -105,7 +105,7 @@ impl TransactionOptions {
 }
 
 /// An identifier in double quotes, with embedded quotes doubled.
-fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

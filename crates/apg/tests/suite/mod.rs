@@ -25,7 +25,9 @@
 
 #[path = "../common/mod.rs"]
 pub mod common;
+mod copy_rows;
 mod pool;
+pub use copy_rows::*;
 pub use pool::*;
 
 use std::future::{poll_fn, Future};
@@ -97,6 +99,9 @@ macro_rules! apg_suite {
             pool_recovers_after_server_kills,
             pool_reset_on_release,
             pool_health_check,
+            copy_rows_loads_typed_rows,
+            copy_rows_quotes_names,
+            copy_rows_failures_insert_nothing,
         );
     };
     (@tests $run:path; $($name:ident),* $(,)?) => {
