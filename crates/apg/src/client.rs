@@ -9,7 +9,6 @@ use apg_proto::message::backend::{RowDescription, TransactionStatus};
 use apg_proto::message::Format;
 use apg_proto::types::{FromSql, IsNull, ToSql, Type};
 use apg_proto::{EncodeError, UsageError};
-use bytes::BytesMut;
 
 use crate::cancel::race;
 use crate::error::{DbError, Error};
@@ -245,7 +244,6 @@ fn needs_reprepare(e: &DbError) -> bool {
 /// `types`, in binary format.
 pub(crate) fn bind(
     req: &mut ExtendedRequest<'_>,
-    scratch: &mut BytesMut,
     portal: &str,
     statement: &str,
     types: &[Type],
@@ -266,23 +264,20 @@ pub(crate) fn bind(
         result_formats,
         |mut enc| {
             for (i, (param, ty)) in params.iter().zip(types).enumerate() {
-                scratch.clear();
-                // Values go through a scratch buffer because a value only says it is
-                // NULL after it was asked to write itself.
-                match param.to_sql_checked(ty, scratch) {
-                    Ok(IsNull::No) => enc = enc.bytes(scratch)?,
-                    Ok(IsNull::Yes) => enc = enc.null()?,
+                // Written straight into the send buffer: no copy per value.
+                enc = enc.value_or_null(|buf| match param.to_sql_checked(ty, buf) {
+                    Ok(is_null) => Ok(is_null == IsNull::Yes),
                     Err(e) => {
                         failure = Some(Error::conversion(
                             format!("cannot send parameter ${}", i + 1),
                             e,
                         ));
-                        return Err(EncodeError::InvalidValue {
+                        Err(EncodeError::InvalidValue {
                             message: "Bind",
                             field: "parameter value",
-                        });
+                        })
                     }
-                }
+                })?;
             }
             Ok(enc)
         },
@@ -578,15 +573,7 @@ impl Client {
                 let closes = shared.take_pending_closes();
                 let st = &mut *st;
                 let mut req = st.conn.extended().map_err(|e| usage_error(shared, e))?;
-                let encoded = encode_execution(
-                    &mut req,
-                    &mut st.scratch,
-                    &closes,
-                    query,
-                    statement,
-                    params,
-                    0,
-                );
+                let encoded = encode_execution(&mut req, &closes, query, statement, params, 0);
                 if let Err(e) = encoded {
                     drop(req);
                     for n in closes {
@@ -817,7 +804,7 @@ impl Client {
                 let mut req = st.conn.extended().map_err(|e| usage_error(shared, e))?;
                 let mut encoded = close_pending(&mut req, &closes).map_err(BindError::Core);
                 if encoded.is_ok() {
-                    encoded = encode_many(&mut req, &mut st.scratch, query, statement, param_sets);
+                    encoded = encode_many(&mut req, query, statement, param_sets);
                 }
                 if let Err(e) = encoded {
                     drop(req);
@@ -926,14 +913,13 @@ impl Client {
 /// columns are not known), Execute with `max_rows`. The caller adds Sync or Flush.
 pub(crate) fn encode_execution(
     req: &mut ExtendedRequest<'_>,
-    scratch: &mut BytesMut,
     closes: &[String],
     query: Query<'_>,
     statement: Option<&Statement>,
     params: &Params<'_>,
     max_rows: u32,
 ) -> Result<(), BindError> {
-    encode_portal(req, scratch, closes, "", query, statement, params)?;
+    encode_portal(req, closes, "", query, statement, params)?;
     req.execute("", max_rows).map_err(BindError::Core)?;
     Ok(())
 }
@@ -942,7 +928,6 @@ pub(crate) fn encode_execution(
 /// `portal`, and Describe of the portal when the statement's columns are not cached.
 pub(crate) fn encode_portal(
     req: &mut ExtendedRequest<'_>,
-    scratch: &mut BytesMut,
     closes: &[String],
     portal: &str,
     query: Query<'_>,
@@ -953,7 +938,6 @@ pub(crate) fn encode_portal(
     match statement.filter(|s| !s.is_unnamed()) {
         Some(s) => bind(
             req,
-            scratch,
             portal,
             s.name(),
             s.params(),
@@ -966,7 +950,7 @@ pub(crate) fn encode_portal(
             req.parse("", sql, &oids).map_err(BindError::Core)?;
             // The result columns are not known before the Describe answers, so every
             // column is requested in binary.
-            bind(req, scratch, portal, "", &types, params, &[Format::Binary])?;
+            bind(req, portal, "", &types, params, &[Format::Binary])?;
             req.describe_portal(portal).map_err(BindError::Core)?;
         }
     }
@@ -990,7 +974,6 @@ fn unnamed_types<'a>(
 
 fn encode_many(
     req: &mut ExtendedRequest<'_>,
-    scratch: &mut BytesMut,
     query: Query<'_>,
     statement: Option<&Statement>,
     param_sets: &[&Params<'_>],
@@ -998,7 +981,7 @@ fn encode_many(
     match statement.filter(|s| !s.is_unnamed()) {
         Some(s) => {
             for params in param_sets {
-                bind(req, scratch, "", s.name(), s.params(), params, &[])?;
+                bind(req, "", s.name(), s.params(), params, &[])?;
                 req.execute("", 0).map_err(BindError::Core)?;
             }
         }
@@ -1009,7 +992,7 @@ fn encode_many(
             req.parse("", sql, &oids).map_err(BindError::Core)?;
             for params in param_sets {
                 check_param_count(types.len(), params).map_err(BindError::Apg)?;
-                bind(req, scratch, "", "", &types, params, &[])?;
+                bind(req, "", "", &types, params, &[])?;
                 req.execute("", 0).map_err(BindError::Core)?;
             }
         }

@@ -24,7 +24,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use apg_proto::connection::{Connection, Outcome, RequestId, Response};
-use bytes::BytesMut;
 
 use crate::cancel::CancelInfo;
 use crate::error::Error;
@@ -103,8 +102,6 @@ pub(crate) struct State {
     pub(crate) cache: StatementCache,
     /// SQL texts being prepared for the cache, with the tasks waiting for them.
     preparing: HashMap<Arc<str>, Vec<Waker>>,
-    /// Scratch space for encoding one parameter value at a time.
-    pub(crate) scratch: BytesMut,
     pub(crate) stats: ConnectionStats,
 }
 
@@ -176,7 +173,6 @@ impl Shared {
                 send_waiters: Vec::new(),
                 cache: StatementCache::new(cache_capacity),
                 preparing: HashMap::new(),
-                scratch: BytesMut::new(),
                 stats: ConnectionStats::default(),
             }),
             pending_closes: Mutex::new(Vec::new()),

@@ -248,15 +248,7 @@ impl RowStream {
             let closes = shared.take_pending_closes();
             let st = &mut *st;
             let mut req = st.conn.extended().map_err(|e| usage_error(&shared, e))?;
-            let mut encoded = encode_portal(
-                &mut req,
-                &mut st.scratch,
-                &closes,
-                &portal,
-                query,
-                statement,
-                params,
-            );
+            let mut encoded = encode_portal(&mut req, &closes, &portal, query, statement, params);
             if encoded.is_ok() {
                 encoded = req
                     .execute(&portal, fetch_size)

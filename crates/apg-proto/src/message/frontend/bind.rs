@@ -222,15 +222,31 @@ impl<'a> BindEncoder<'a> {
     /// Whatever `write` returns; [`EncodeError::ValueTooLarge`] when it appended more
     /// than `i32::MAX` bytes; [`EncodeError::InvalidValue`] when all announced values
     /// were already written, or `write` removed bytes it did not append.
-    pub fn value<E, F>(mut self, write: F) -> Result<Self, E>
+    pub fn value<E, F>(self, write: F) -> Result<Self, E>
     where
         E: From<EncodeError>,
         F: FnOnce(&mut BytesMut) -> Result<(), E>,
     {
+        self.value_or_null(|buf| write(buf).map(|()| false))
+    }
+
+    /// Like [`value`](Self::value), for values that learn only while writing whether
+    /// they are NULL (an `Option` behind a trait object): `write` returns `true` for
+    /// NULL, and whatever it appended is then dropped. Lets a codec write straight into
+    /// the send buffer with no intermediate copy.
+    ///
+    /// # Errors
+    ///
+    /// As [`value`](Self::value).
+    pub fn value_or_null<E, F>(mut self, write: F) -> Result<Self, E>
+    where
+        E: From<EncodeError>,
+        F: FnOnce(&mut BytesMut) -> Result<bool, E>,
+    {
         self.take_slot()?;
         let len_at = self.buf.len();
         self.buf.put_i32(0);
-        write(&mut *self.buf)?;
+        let is_null = write(&mut *self.buf)?;
         let len = self
             .buf
             .len()
@@ -239,6 +255,11 @@ impl<'a> BindEncoder<'a> {
                 message: NAME,
                 field: "parameter value",
             })?;
+        if is_null {
+            self.buf.truncate(len_at + 4);
+            patch(self.buf, len_at, (-1i32).to_be_bytes())?;
+            return Ok(self);
+        }
         let len = value_len(len)?;
         patch(self.buf, len_at, len.to_be_bytes())?;
         Ok(self)
