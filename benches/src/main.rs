@@ -514,6 +514,10 @@ fn main() -> Result<()> {
     let reps = env_number("BENCH_REPS", 7.0)?.max(1.0) as usize;
     let scale = env_number("BENCH_SCALE", 1.0)?;
     let only = std::env::var("BENCH_ONLY").ok();
+    // One client only, for profiling it: `apg` or `tokio-postgres`.
+    let client = std::env::var("BENCH_CLIENT").ok();
+    let run_apg = client.as_deref().is_none_or(|c| c == "apg");
+    let run_tp = client.as_deref().is_none_or(|c| c == "tokio-postgres");
 
     // APG_TEST_URL / DATABASE_URL when set, else a throwaway cluster.
     let server = apg_testkit::server()?;
@@ -545,17 +549,29 @@ fn main() -> Result<()> {
             }
             eprintln!("running {}", case.label());
             // Warm-up: statement caches, server plan caches, allocator, TCP windows.
-            apg.run(case, scale).await?;
-            tp.run(case, scale).await?;
+            if run_apg {
+                apg.run(case, scale).await?;
+            }
+            if run_tp {
+                tp.run(case, scale).await?;
+            }
             let mut a = Vec::new();
             let mut t = Vec::new();
             for rep in 0..reps {
                 if rep % 2 == 0 {
-                    a.push(apg.run(case, scale).await?);
-                    t.push(tp.run(case, scale).await?);
+                    if run_apg {
+                        a.push(apg.run(case, scale).await?);
+                    }
+                    if run_tp {
+                        t.push(tp.run(case, scale).await?);
+                    }
                 } else {
-                    t.push(tp.run(case, scale).await?);
-                    a.push(apg.run(case, scale).await?);
+                    if run_tp {
+                        t.push(tp.run(case, scale).await?);
+                    }
+                    if run_apg {
+                        a.push(apg.run(case, scale).await?);
+                    }
                 }
             }
             let row = Row {
@@ -613,7 +629,7 @@ fn fmt_num(v: f64) -> String {
         let digits = n.to_string();
         let mut out = String::new();
         for (k, ch) in digits.chars().enumerate() {
-            if k > 0 && (digits.len() - k) % 3 == 0 {
+            if k > 0 && (digits.len() - k).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(ch);
