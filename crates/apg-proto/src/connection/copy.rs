@@ -56,9 +56,7 @@ impl Connection {
     }
 
     fn end_copy_in(&mut self, id: RequestId) {
-        if let Some(r) = self.pipeline.requests.iter_mut().find(|r| r.id == id) {
-            r.copy_open = false;
-        }
+        self.pipeline.copy_closed(id);
         self.release_behind_copy();
     }
 }

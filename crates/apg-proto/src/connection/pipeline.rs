@@ -74,8 +74,6 @@ pub(super) struct InFlight {
     pub(super) steps: usize,
     /// Whether its last step closes a sync group.
     pub(super) closes_group: bool,
-    /// A declared COPY FROM STDIN whose data the caller is still sending.
-    pub(super) copy_open: bool,
     /// Whether it declared COPY FROM STDIN.
     pub(super) copy_in: bool,
     pub(super) discarded: bool,
@@ -93,7 +91,6 @@ impl InFlight {
             id,
             steps: 0,
             closes_group: false,
-            copy_open: false,
             copy_in: false,
             discarded: false,
             failed: false,
@@ -126,6 +123,10 @@ pub(super) struct Pipeline {
     /// Inside COPY TO STDOUT data.
     copy_out: bool,
     next_id: u64,
+    /// The declared COPY FROM STDIN whose data the caller is still sending (at most one:
+    /// a second waits). Kept here rather than found among `requests`, because every
+    /// request encoded asks for it.
+    open_copy: Option<RequestId>,
     /// Encoded requests sent while a COPY FROM STDIN is taking data: the server would
     /// read them as COPY data, so they wait until the COPY ends.
     pub(super) behind_copy: BytesMut,
@@ -150,6 +151,9 @@ impl Pipeline {
     pub(super) fn push(&mut self, request: InFlight) {
         if request.closes_group {
             self.closing_queued += 1;
+        }
+        if request.copy_in {
+            self.open_copy = Some(request.id);
         }
         self.requests.push_back(request);
     }
@@ -177,12 +181,20 @@ impl Pipeline {
         all.extend(self.requests.drain(..).map(|r| (r.id, r.discarded)));
         self.steps.clear();
         self.closing_queued = 0;
+        self.open_copy = None;
         all
     }
 
     /// The declared COPY FROM STDIN the caller is still sending data for.
     pub(super) fn copy_in_open(&self) -> Option<RequestId> {
-        self.requests.iter().find(|r| r.copy_open).map(|r| r.id)
+        self.open_copy
+    }
+
+    /// Request `id` takes no more COPY data (ended by the caller, failed, or complete).
+    pub(super) fn copy_closed(&mut self, id: RequestId) {
+        if self.open_copy == Some(id) {
+            self.open_copy = None;
+        }
     }
 }
 
@@ -241,7 +253,8 @@ impl Connection {
         } else {
             self.done(req.id, req.discarded, outcome);
         }
-        if req.copy_open {
+        if self.pipeline.open_copy == Some(req.id) {
+            self.pipeline.copy_closed(req.id);
             self.release_behind_copy();
         }
     }
@@ -467,10 +480,10 @@ impl Connection {
             return Err(Error::Db(error));
         };
         let id = front.id;
+        let discarded = front.discarded;
         front.failed = true;
-        front.copy_open = false;
+        self.pipeline.copy_closed(id);
         if fatal {
-            let discarded = front.discarded;
             self.respond(Response::Error(error.clone()));
             self.pipeline.requests.pop_front();
             self.pipeline.steps.pop_front();
@@ -526,7 +539,6 @@ impl Connection {
             } else {
                 request.steps = 0;
                 request.closes_group = false;
-                request.copy_open = false;
             }
         }
         if request.steps == 0 {

@@ -57,7 +57,6 @@ impl Connection {
         flight.steps = 1;
         flight.closes_group = true;
         flight.copy_in = request.copy_in;
-        flight.copy_open = request.copy_in;
         self.pipeline.steps.push_back(Step::Query);
         self.register(flight);
         Ok(id)
