@@ -12,7 +12,7 @@ use apg_proto::connection::{Config as CoreConfig, Connection, Event, TlsNegotiat
 
 use crate::cancel::{race, CancelInfo};
 use crate::client::Client;
-use crate::config::{Config, Host, SslMode};
+use crate::config::{Config, ConfigError, Host, SslMode};
 use crate::driver::Driver;
 use crate::error::{Error, ErrorKind};
 use crate::runtime::{AsyncStream, Keepalive, Runtime, TcpOptions};
@@ -24,6 +24,14 @@ use crate::shared::Shared;
 const DEFAULT_SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
 
 const DEFAULT_PORT: u16 = 5432;
+
+impl From<ConfigError> for Error {
+    /// A configuration that does not parse or resolve: [`ErrorKind::Config`] with the
+    /// parse error's message.
+    fn from(e: ConfigError) -> Self {
+        Self::config(e.to_string())
+    }
+}
 
 /// One place to try.
 #[derive(Debug, Clone, PartialEq, Eq)]
