@@ -29,8 +29,8 @@ use async_std::net::TcpStream;
 
 pub use apg::{
     Client, Column, Config, CopyInWriter, CopyOutStream, DbError, Error, ErrorKind, FromSql,
-    IsolationLevel, Row, RowStream, SimpleQueryMessage, SimpleRow, SqlState, Statement, ToSql,
-    Transaction, TransactionOptions,
+    IsolationLevel, Listener, Notification, Row, RowStream, SimpleQueryMessage, SimpleRow,
+    SqlState, Statement, ToSql, Transaction, TransactionOptions,
 };
 
 /// Connects to the server `url` names (a `postgres://` URL or a `key=value`

@@ -28,8 +28,8 @@ use tokio::runtime::Handle;
 
 pub use apg::{
     Client, Column, Config, CopyInWriter, CopyOutStream, DbError, Error, ErrorKind, FromSql,
-    IsolationLevel, Row, RowStream, SimpleQueryMessage, SimpleRow, SqlState, Statement, ToSql,
-    Transaction, TransactionOptions,
+    IsolationLevel, Listener, Notification, Row, RowStream, SimpleQueryMessage, SimpleRow,
+    SqlState, Statement, ToSql, Transaction, TransactionOptions,
 };
 
 /// Runs apg on tokio: sockets from `tokio::net`, the connection driver spawned with

@@ -30,6 +30,7 @@ mod connect;
 mod copy;
 mod driver;
 mod error;
+mod listen;
 mod row;
 pub mod runtime;
 mod shared;
@@ -43,6 +44,7 @@ pub use client::{Client, Params, ToStatement};
 pub use config::{Config, ConfigError};
 pub use copy::{CopyInWriter, CopyOutStream};
 pub use error::{DbError, Error, ErrorKind};
+pub use listen::{Listener, Notification, LISTENER_CAPACITY};
 pub use row::{Row, RowIndex, SimpleColumn, SimpleQueryMessage, SimpleRow};
 pub use runtime::{AsyncStream, BoxFuture, Runtime};
 #[doc(hidden)]

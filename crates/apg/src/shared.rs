@@ -103,6 +103,8 @@ pub(crate) struct State {
     /// Scratch space for encoding one parameter value at a time.
     pub(crate) scratch: BytesMut,
     pub(crate) stats: ConnectionStats,
+    /// Notification listeners and the notice handler.
+    pub(crate) listen: crate::listen::Hub,
 }
 
 /// The connection state shared by the driver and every client handle.
@@ -175,6 +177,7 @@ impl Shared {
                 preparing: HashMap::new(),
                 scratch: BytesMut::new(),
                 stats: ConnectionStats::default(),
+                listen: crate::listen::Hub::default(),
             }),
             pending_closes: Mutex::new(Vec::new()),
             prefix,
@@ -508,6 +511,7 @@ impl State {
         wakers.append(&mut self.gate_waiters);
         wakers.append(&mut self.done_waiters);
         wakers.append(&mut self.send_waiters);
+        wakers.append(&mut self.listen.close());
         wakers
     }
 
