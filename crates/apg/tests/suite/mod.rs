@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use apg::config::{Host, SslMode};
+use apg::config::{Host, SslMode, TargetSessionAttrs};
 use apg::types::Type;
 use apg::{
     Client, ErrorKind, IsolationLevel, Runtime, SimpleQueryMessage, SqlState, TransactionOptions,
@@ -91,6 +91,9 @@ macro_rules! apg_suite {
             slow_listener_drops_the_oldest,
             listener_ends_with_the_connection,
             notices_reach_the_handler,
+            target_session_attrs_on_a_primary,
+            unreachable_first_host_is_skipped,
+            password_from_the_passfile,
         );
     };
     (@tests $run:path; $($name:ident),* $(,)?) => {
@@ -451,8 +454,10 @@ pub async fn concurrent_queries_are_pipelined(rt: Arc<dyn Runtime>) {
     let after = client.__stats();
     let writes = after.writes - before.writes;
     // The driver runs on another thread while the queries are encoded, so the batches
-    // it catches vary with scheduling; typically 10-150 writes on a busy machine.
-    assert!(writes < 250, "1000 queries took {writes} writes");
+    // it catches vary with scheduling: typically 10-150 writes, but 350-650 were seen
+    // on two cores loaded with parallel tests and builds (tokio and async-std alike).
+    // One write per query would mean no pipelining at all.
+    assert!(writes < 800, "1000 queries took {writes} writes");
     assert_eq!(after.statements_prepared, before.statements_prepared);
 }
 
@@ -1594,4 +1599,144 @@ pub async fn notices_reach_the_handler(rt: Arc<dyn Runtime>) {
         .await
         .unwrap();
     assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+pub async fn target_session_attrs_on_a_primary(rt: Arc<dyn Runtime>) {
+    // The test server is a primary that accepts writes.
+    for attrs in [
+        TargetSessionAttrs::Any,
+        TargetSessionAttrs::ReadWrite,
+        TargetSessionAttrs::Primary,
+        TargetSessionAttrs::PreferStandby,
+    ] {
+        let mut config = test_config();
+        config.target_session_attrs = attrs;
+        let client = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+            .await
+            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+        assert_eq!(
+            client
+                .query_scalar::<i32, _>("SELECT 1", &[])
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    for (attrs, why) in [
+        (TargetSessionAttrs::Standby, "not in hot standby"),
+        (TargetSessionAttrs::ReadOnly, "read-write"),
+    ] {
+        let mut config = test_config();
+        config.target_session_attrs = attrs;
+        let e = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{attrs:?}: {e}");
+        let shown = e.to_string();
+        assert!(
+            shown.contains(attrs.as_str()) && shown.contains(why),
+            "{shown}"
+        );
+    }
+    // A session made read-only by its settings is not read-write.
+    let mut config = test_config();
+    config
+        .server_settings
+        .push(("default_transaction_read_only".into(), "on".into()));
+    config.target_session_attrs = TargetSessionAttrs::ReadOnly;
+    within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+        .await
+        .unwrap();
+    config.target_session_attrs = TargetSessionAttrs::ReadWrite;
+    let e = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("read-only"), "{e}");
+}
+
+pub async fn unreachable_first_host_is_skipped(rt: Arc<dyn Runtime>) {
+    let config = test_config();
+    let (Some(Host::Tcp(host)), Some(&port)) = (config.hosts.first(), config.ports.first()) else {
+        return;
+    };
+    // Bind then drop to find a port nobody listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut multi = config.clone();
+    multi.hosts = vec![Host::Tcp("127.0.0.1".into()), Host::Tcp(host.clone())];
+    multi.ports = vec![dead, port];
+    let client = within(&rt, 20, Client::connect(&multi, Arc::clone(&rt)))
+        .await
+        .unwrap();
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    // Only unreachable hosts: the last host's I/O error.
+    multi.hosts.truncate(1);
+    multi.ports.truncate(1);
+    let e = within(&rt, 20, Client::connect(&multi, Arc::clone(&rt)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    // A refused session ends the attempt: the good second host is not tried.
+    if let Some(user) = common::test_server().user(apg_testkit::AuthMethod::Scram) {
+        let mut refused = config.clone();
+        refused.hosts = vec![Host::Tcp(host.clone()), Host::Tcp(host.clone())];
+        refused.ports = vec![port, port];
+        refused.user = Some(user.name().into());
+        refused.password = Some(b"wrong".to_vec());
+        refused.dbname = Some("postgres".into());
+        let e = within(&rt, 20, Client::connect(&refused, Arc::clone(&rt)))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(SqlState::InvalidPassword), "{e}");
+    }
+}
+
+pub async fn password_from_the_passfile(rt: Arc<dyn Runtime>) {
+    use apg_testkit::AuthMethod;
+    let Some(user) = common::test_server().user(AuthMethod::Scram) else {
+        return;
+    };
+    let Some(password) = user.password() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(unique_name("apg-passfile"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pgpass");
+    // Escapes as the file format wants them; a wildcard line for everything.
+    let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
+    std::fs::write(&path, format!("*:*:*:{}:{escaped}\n", user.name())).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut config = test_config();
+    config.user = Some(user.name().into());
+    config.password = None;
+    config.dbname = Some("postgres".into());
+    config.passfile = Some(path.clone());
+    let client = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+        .await
+        .unwrap();
+    let who: String = client
+        .query_scalar("SELECT current_user::text", &[])
+        .await
+        .unwrap();
+    assert_eq!(who, user.name());
+    // A configured password wins over the file.
+    config.password = Some(b"wrong".to_vec());
+    let e = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(SqlState::InvalidPassword), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
