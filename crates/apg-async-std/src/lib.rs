@@ -9,9 +9,13 @@
 //! speak `futures-io`), `async_std::task::spawn` and `async_std::task::sleep`.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//!
-//! let runtime: Arc<dyn apg::Runtime> = Arc::new(apg_async_std::AsyncStdRuntime);
+//! async_std::task::block_on(async {
+//!     let client = apg_async_std::connect("postgres://postgres@localhost/postgres").await?;
+//!     let n: i64 = client.query_scalar("SELECT $1::int8 + 1", &[&41i64]).await?;
+//!     assert_eq!(n, 42);
+//!     Ok::<(), apg::Error>(())
+//! })?;
+//! # Ok::<(), apg::Error>(())
 //! ```
 //!
 //! [RUSTSEC-2025-0052]: https://rustsec.org/advisories/RUSTSEC-2025-0052.html

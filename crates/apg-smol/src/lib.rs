@@ -6,6 +6,19 @@
 //! smol's global executor (`smol::spawn`) unless you hand it your own executor.
 //!
 //! ```no_run
+//! smol::block_on(async {
+//!     let client = apg_smol::connect("postgres://postgres@localhost/postgres").await?;
+//!     let n: i64 = client.query_scalar("SELECT $1::int8 + 1", &[&41i64]).await?;
+//!     assert_eq!(n, 42);
+//!     Ok::<(), apg::Error>(())
+//! })?;
+//! # Ok::<(), apg::Error>(())
+//! ```
+//!
+//! [`connect`] and [`connect_config`] use the global executor; for your own, build the
+//! runtime and call [`Client::connect`]:
+//!
+//! ```no_run
 //! use std::sync::Arc;
 //! use apg_smol::SmolRuntime;
 //!
