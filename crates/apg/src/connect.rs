@@ -45,7 +45,9 @@ impl Client {
     /// to the `USER` environment variable, the database to the user; with no host,
     /// the default Unix socket directories holding a socket for the port are tried,
     /// then `localhost`; each host's password comes from the configuration, else from
-    /// the password file (`passfile`, default `~/.pgpass`).
+    /// the password file (`passfile`, default `~/.pgpass`). A password file that is
+    /// ignored (e.g. readable by others) is skipped silently; call
+    /// [`Config::resolve`] yourself to see why.
     ///
     /// Hosts are tried in order (`hostaddr`, when given, is connected to instead of
     /// resolving the name). A host that cannot be reached, or does not answer within
