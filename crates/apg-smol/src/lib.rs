@@ -6,6 +6,19 @@
 //! smol's global executor (`smol::spawn`) unless you hand it your own executor.
 //!
 //! ```no_run
+//! smol::block_on(async {
+//!     let client = apg_smol::connect("postgres://postgres@localhost/postgres").await?;
+//!     let n: i64 = client.query_scalar("SELECT $1::int8 + 1", &[&41i64]).await?;
+//!     assert_eq!(n, 42);
+//!     Ok::<(), apg::Error>(())
+//! })?;
+//! # Ok::<(), apg::Error>(())
+//! ```
+//!
+//! [`connect`] and [`connect_config`] use the global executor; for your own, build the
+//! runtime and call [`Client::connect`]:
+//!
+//! ```no_run
 //! use std::sync::Arc;
 //! use apg_smol::SmolRuntime;
 //!
@@ -30,6 +43,33 @@ use std::time::Duration;
 use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpOptions};
 use smol::net::TcpStream;
 use smol::{Executor, Timer};
+
+pub use apg::{
+    Client, Column, Config, CopyInWriter, CopyOutStream, DbError, Error, ErrorKind, FromSql,
+    IsolationLevel, Listener, Notification, Row, RowStream, SimpleQueryMessage, SimpleRow,
+    SqlState, Statement, ToSql, Transaction, TransactionOptions,
+};
+
+/// Connects to the server `url` names (a `postgres://` URL or a `key=value`
+/// connection string, see [`Config`]); the connection is driven on smol's global executor.
+///
+/// # Errors
+///
+/// [`ErrorKind::Config`] when `url` does not parse; otherwise as [`connect_config`].
+pub async fn connect(url: &str) -> Result<Client, Error> {
+    let config: Config = url.parse()?;
+    connect_config(&config).await
+}
+
+/// Connects with `config`; the connection is driven on smol's global executor. See
+/// [`Client::connect`].
+///
+/// # Errors
+///
+/// As [`Client::connect`].
+pub async fn connect_config(config: &Config) -> Result<Client, Error> {
+    Client::connect(config, Arc::new(SmolRuntime::new())).await
+}
 
 /// apg on smol.
 #[derive(Clone, Default)]
@@ -76,7 +116,7 @@ impl Runtime for SmolRuntime {
         Box::pin(async move {
             // Resolves the name off the reactor thread and tries each address in turn.
             let stream = TcpStream::connect((host.as_str(), port)).await?;
-            set_tcp_options(socket2::SockRef::from(&stream), &options)?;
+            apg::runtime::apply_tcp_options(socket2::SockRef::from(&stream), &options)?;
             Ok(Box::new(stream) as Box<dyn AsyncStream>)
         })
     }
@@ -103,49 +143,12 @@ impl Runtime for SmolRuntime {
     }
 }
 
-/// Applies `nodelay` and keepalive settings. Keepalive interval and probe count are
-/// only set where the operating system has the socket options; elsewhere the system
-/// defaults stay.
-fn set_tcp_options(socket: socket2::SockRef<'_>, options: &TcpOptions) -> io::Result<()> {
-    socket.set_tcp_nodelay(options.nodelay)?;
-    let Some(keepalive) = options.keepalive else {
-        return socket.set_keepalive(false);
-    };
-    let mut params = socket2::TcpKeepalive::new();
-    if let Some(idle) = keepalive.idle {
-        params = params.with_time(idle);
-    }
-    #[cfg(any(
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "ios",
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "netbsd",
-        target_os = "windows",
-    ))]
-    {
-        if let Some(interval) = keepalive.interval {
-            params = params.with_interval(interval);
-        }
-        if let Some(retries) = keepalive.retries {
-            params = params.with_retries(retries);
-        }
-    }
-    if keepalive.idle.is_some() || keepalive.interval.is_some() || keepalive.retries.is_some() {
-        socket.set_tcp_keepalive(&params)
-    } else {
-        socket.set_keepalive(true)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
 
-    use apg::runtime::Keepalive;
     use smol::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
@@ -190,43 +193,6 @@ mod tests {
             TcpOptions::default(),
         ));
         assert!(result.is_err());
-    }
-
-    #[test]
-    fn tcp_options_are_applied() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let options = TcpOptions {
-            nodelay: true,
-            keepalive: Some(Keepalive {
-                idle: Some(Duration::from_secs(42)),
-                interval: Some(Duration::from_secs(7)),
-                retries: Some(3),
-            }),
-        };
-        set_tcp_options(socket2::SockRef::from(&stream), &options).unwrap();
-        let socket = socket2::SockRef::from(&stream);
-        assert!(socket.tcp_nodelay().unwrap());
-        assert!(socket.keepalive().unwrap());
-        #[cfg(target_os = "linux")]
-        {
-            assert_eq!(
-                socket.tcp_keepalive_time().unwrap(),
-                Duration::from_secs(42)
-            );
-            assert_eq!(
-                socket.tcp_keepalive_interval().unwrap(),
-                Duration::from_secs(7)
-            );
-            assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
-        }
-        let off = TcpOptions {
-            nodelay: false,
-            keepalive: None,
-        };
-        set_tcp_options(socket2::SockRef::from(&stream), &off).unwrap();
-        assert!(!socket.tcp_nodelay().unwrap());
-        assert!(!socket.keepalive().unwrap());
     }
 
     #[cfg(unix)]

@@ -2,12 +2,9 @@
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), apg::Error> {
-//! let mut config = apg::Config::new();
-//! config.hosts = vec![apg::config::Host::Tcp("localhost".into())];
-//! config.user = Some("postgres".into());
-//! let client = apg_tokio::connect(&config).await?;
-//! let n: i32 = client.query_scalar("SELECT 1", &[]).await?;
-//! # let _ = n;
+//! let client = apg_tokio::connect("postgres://postgres@localhost/postgres").await?;
+//! let n: i32 = client.query_scalar("SELECT $1::int4 + 1", &[&41i32]).await?;
+//! assert_eq!(n, 42);
 //! # Ok(()) }
 //! ```
 //!
@@ -25,13 +22,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpOptions};
-use socket2::{SockRef, TcpKeepalive};
+use socket2::SockRef;
 use tokio::io::ReadBuf;
 use tokio::runtime::Handle;
 
 pub use apg::{
-    Client, Column, Config, DbError, Error, ErrorKind, FromSql, IsolationLevel, Row, RowStream,
-    SimpleQueryMessage, SimpleRow, SqlState, Statement, ToSql, Transaction, TransactionOptions,
+    Client, Column, Config, CopyInWriter, CopyOutStream, DbError, Error, ErrorKind, FromSql,
+    IsolationLevel, Listener, Notification, Row, RowStream, SimpleQueryMessage, SimpleRow,
+    SqlState, Statement, ToSql, Transaction, TransactionOptions,
 };
 
 /// Runs apg on tokio: sockets from `tokio::net`, the connection driver spawned with
@@ -53,20 +51,22 @@ impl TokioRuntime {
     }
 }
 
-/// Connects with `config` on the current tokio runtime. See [`Client::connect`].
+/// Connects to the server `url` names (a `postgres://` URL or a `key=value`
+/// connection string, see [`Config`]) on the current tokio runtime.
 ///
 /// # Errors
 ///
-/// As [`Client::connect`]; [`ErrorKind::Io`] when called outside a tokio runtime.
-pub async fn connect(config: &Config) -> Result<Client, Error> {
-    connect_config(config).await
+/// [`ErrorKind::Config`] when `url` does not parse; otherwise as [`connect_config`].
+pub async fn connect(url: &str) -> Result<Client, Error> {
+    let config: Config = url.parse()?;
+    connect_config(&config).await
 }
 
 /// Connects with `config` on the current tokio runtime. See [`Client::connect`].
 ///
 /// # Errors
 ///
-/// As [`connect`].
+/// As [`Client::connect`]; [`ErrorKind::Io`] when called outside a tokio runtime.
 pub async fn connect_config(config: &Config) -> Result<Client, Error> {
     let runtime: Arc<dyn Runtime> = match TokioRuntime::try_current() {
         Some(rt) => Arc::new(rt),
@@ -84,31 +84,7 @@ impl Runtime for TokioRuntime {
     ) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
         Box::pin(async move {
             let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-            stream.set_nodelay(options.nodelay)?;
-            if let Some(k) = options.keepalive {
-                let mut keepalive = TcpKeepalive::new();
-                if let Some(idle) = k.idle {
-                    keepalive = keepalive.with_time(idle);
-                }
-                #[cfg(any(
-                    target_os = "linux",
-                    target_os = "android",
-                    target_os = "macos",
-                    target_os = "ios",
-                    target_os = "freebsd",
-                    target_os = "netbsd",
-                    target_os = "windows"
-                ))]
-                {
-                    if let Some(interval) = k.interval {
-                        keepalive = keepalive.with_interval(interval);
-                    }
-                    if let Some(retries) = k.retries {
-                        keepalive = keepalive.with_retries(retries);
-                    }
-                }
-                SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
-            }
+            apg::runtime::apply_tcp_options(SockRef::from(&stream), &options)?;
             Ok(Box::new(Compat(stream)) as Box<dyn AsyncStream>)
         })
     }

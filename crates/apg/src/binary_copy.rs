@@ -16,7 +16,7 @@ use bytes::{BufMut, BytesMut};
 
 use crate::client::{Client, Params};
 use crate::error::Error;
-use crate::transaction::quote_ident;
+use crate::ident::quote_ident;
 
 /// The binary COPY signature, flags and header extension length.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";

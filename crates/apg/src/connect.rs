@@ -12,18 +12,22 @@ use apg_proto::connection::{Config as CoreConfig, Connection, Event, TlsNegotiat
 
 use crate::cancel::{race, CancelInfo};
 use crate::client::Client;
-use crate::config::{Config, Host, SslMode};
+use crate::config::{
+    Config, ConfigError, Host, SslMode, Target as ResolvedTarget, TargetSessionAttrs,
+};
 use crate::driver::Driver;
 use crate::error::{Error, ErrorKind};
+use crate::row::SimpleQueryMessage;
 use crate::runtime::{AsyncStream, Keepalive, Runtime, TcpOptions};
 use crate::shared::Shared;
 
-/// Socket directories tried when no host is configured, as libpq's default
-/// (`DEFAULT_PGSOCKET_DIR`) differs between builds.
-#[cfg(unix)]
-const DEFAULT_SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
-
-const DEFAULT_PORT: u16 = 5432;
+impl From<ConfigError> for Error {
+    /// A configuration that does not parse or resolve: [`ErrorKind::Config`] with the
+    /// parse error's message.
+    fn from(e: ConfigError) -> Self {
+        Self::config(e.to_string())
+    }
+}
 
 /// One place to try.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,13 +41,27 @@ impl Client {
     /// Connects to the server `config` describes, on `runtime`, and returns a client
     /// whose connection is driven by a task spawned on the runtime.
     ///
-    /// Hosts (and, per host, the ports) are tried in order; a host that cannot be
-    /// reached, or does not answer within `connect_timeout` (which bounds each
-    /// attempt, start-up included), moves on to the next. A server that answers but
-    /// refuses the session (a wrong password, an unknown database) ends the attempt:
-    /// later hosts are not tried, as in libpq.
+    /// The configuration is first resolved ([`Config::resolve`]): the user defaults
+    /// to the `USER` environment variable, the database to the user; with no host,
+    /// the default Unix socket directories holding a socket for the port are tried,
+    /// then `localhost`; each host's password comes from the configuration, else from
+    /// the password file (`passfile`, default `~/.pgpass`). A password file that is
+    /// ignored (e.g. readable by others) is skipped silently; call
+    /// [`Config::resolve`] yourself to see why.
     ///
-    /// The user defaults to the `USER` environment variable, the database to the user.
+    /// Hosts are tried in order (`hostaddr`, when given, is connected to instead of
+    /// resolving the name). A host that cannot be reached, or does not answer within
+    /// `connect_timeout` (which bounds each attempt, start-up included), moves on to
+    /// the next. A server that answers but refuses the session (a wrong password, an
+    /// unknown database) ends the attempt: later hosts are not tried, as in libpq.
+    ///
+    /// `target_session_attrs` is checked on each connected server, as libpq does:
+    /// from the `in_hot_standby` and `default_transaction_read_only` parameters the
+    /// server reports (PostgreSQL 14 and later), else with `SHOW transaction_read_only`
+    /// (`read-write`, `read-only`) or `SELECT pg_is_in_recovery()` (`primary`,
+    /// `standby`). A server of the wrong kind is disconnected and the next host is
+    /// tried; `prefer-standby` tries every host for a standby first, then every host
+    /// again for any server.
     ///
     /// TLS is not implemented yet: `ssl_mode` `Disable`, `Allow` and `Prefer` connect in
     /// plain text (`Prefer` does not try TLS first), and `Require`, `VerifyCa` and
@@ -51,10 +69,13 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] for an unusable configuration, [`ErrorKind::Tls`] as
-    /// above, [`ErrorKind::Io`] or [`ErrorKind::Timeout`] when no host could be reached
-    /// (the last host's error), the server's error ([`ErrorKind::Db`]) for a refused
-    /// session, [`ErrorKind::Auth`] when authentication cannot proceed.
+    /// [`ErrorKind::Config`] for an unusable configuration (no user name, host and
+    /// port lists of different lengths) or when every reachable server was of the
+    /// wrong kind for `target_session_attrs` (the message says why each was
+    /// rejected); [`ErrorKind::Tls`] as above; [`ErrorKind::Io`] or
+    /// [`ErrorKind::Timeout`] when no host could be reached (the last host's error);
+    /// the server's error ([`ErrorKind::Db`]) for a refused session;
+    /// [`ErrorKind::Auth`] when authentication cannot proceed.
     pub async fn connect(config: &Config, runtime: Arc<dyn Runtime>) -> Result<Self, Error> {
         match config.ssl_mode {
             SslMode::Disable | SslMode::Allow | SslMode::Prefer => {}
@@ -64,74 +85,146 @@ impl Client {
                 ))
             }
         }
-        let user = match &config.user {
-            Some(user) => user.clone(),
-            None => std::env::var("USER")
-                .or_else(|_| std::env::var("USERNAME"))
-                .map_err(|_| Error::config("no user name given and USER is not set"))?,
+        let resolved = config.resolve()?;
+        let targets = resolved
+            .targets
+            .iter()
+            .map(|t| Ok((target(t)?, t.password.clone())))
+            .collect::<Result<Vec<_>, Error>>()?;
+        if targets.is_empty() {
+            return Err(Error::config("no host to connect to"));
+        }
+        let passes: &[TargetSessionAttrs] = match config.target_session_attrs {
+            TargetSessionAttrs::PreferStandby => {
+                &[TargetSessionAttrs::Standby, TargetSessionAttrs::Any]
+            }
+            ref attrs => std::slice::from_ref(attrs),
         };
-        let mut last = None;
-        for target in targets(config)? {
-            let attempt = connect_one(&target, config, &user, &runtime);
-            let result = match config.connect_timeout.filter(|d| !d.is_zero()) {
-                Some(limit) => race(&*runtime, limit, attempt)
-                    .await
-                    .unwrap_or_else(|| Err(Error::timeout("connect_timeout elapsed"))),
-                None => attempt.await,
-            };
-            match result {
-                Ok(client) => return Ok(client),
-                // Not reached, or lost before start-up completed: try the next host.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed
-                    ) =>
-                {
-                    last = Some(e);
+        let mut unreachable = None;
+        let mut rejected = Vec::new();
+        for &wanted in passes {
+            for (target, password) in &targets {
+                let attempt = async {
+                    let client = connect_one(
+                        target,
+                        config,
+                        &resolved.user,
+                        &resolved.dbname,
+                        password.as_deref(),
+                        &runtime,
+                    )
+                    .await?;
+                    match session_mismatch(&client, wanted).await? {
+                        None => Ok(Ok(client)),
+                        Some(why) => {
+                            client.close().await;
+                            Ok(Err(why))
+                        }
+                    }
+                };
+                let result = match config.connect_timeout.filter(|d| !d.is_zero()) {
+                    Some(limit) => race(&*runtime, limit, attempt)
+                        .await
+                        .unwrap_or_else(|| Err(Error::timeout("connect_timeout elapsed"))),
+                    None => attempt.await,
+                };
+                match result {
+                    Ok(Ok(client)) => return Ok(client),
+                    Ok(Err(why)) => rejected.push(format!("{target}: {why}")),
+                    // Not reached, or lost before start-up completed: try the next host.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed
+                        ) =>
+                    {
+                        unreachable = Some(e);
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
         }
-        Err(last.unwrap_or_else(|| Error::config("no host to connect to")))
+        if rejected.is_empty() {
+            return Err(unreachable.unwrap_or_else(|| Error::config("no host to connect to")));
+        }
+        Err(Error::config(format!(
+            "no server matches target_session_attrs={} ({})",
+            config.target_session_attrs.as_str(),
+            rejected.join("; ")
+        )))
     }
 }
 
-/// The hosts × ports to try, in order.
-fn targets(config: &Config) -> Result<Vec<Target>, Error> {
-    let hosts: Vec<Host> = if config.hosts.is_empty() {
-        default_hosts(config.ports.first().copied().unwrap_or(DEFAULT_PORT))
-    } else {
-        config.hosts.clone()
-    };
-    let ports: Vec<u16> = match config.ports.len() {
-        0 => vec![DEFAULT_PORT; hosts.len()],
-        1 => vec![config.ports.first().copied().unwrap_or(DEFAULT_PORT); hosts.len()],
-        n if n == hosts.len() => config.ports.clone(),
-        n => {
-            return Err(Error::config(format!(
-                "{n} ports given for {} hosts (give one port, or one per host)",
-                hosts.len()
-            )))
+/// Why the server `client` is connected to does not fit `wanted`, if it does not.
+async fn session_mismatch(
+    client: &Client,
+    wanted: TargetSessionAttrs,
+) -> Result<Option<&'static str>, Error> {
+    let on = |value: Option<String>| value.map(|v| v == "on");
+    let reason = match wanted {
+        TargetSessionAttrs::Any | TargetSessionAttrs::PreferStandby => return Ok(None),
+        TargetSessionAttrs::ReadWrite | TargetSessionAttrs::ReadOnly => {
+            let reported = on(client.server_parameter("in_hot_standby")).and_then(|standby| {
+                on(client.server_parameter("default_transaction_read_only"))
+                    .map(|read_only| standby || read_only)
+            });
+            let read_only = match reported {
+                Some(read_only) => read_only,
+                None => show(client, "SHOW transaction_read_only").await? == "on",
+            };
+            match (wanted, read_only) {
+                (TargetSessionAttrs::ReadWrite, true) => "the session is read-only",
+                (TargetSessionAttrs::ReadOnly, false) => "the session is read-write",
+                _ => return Ok(None),
+            }
+        }
+        TargetSessionAttrs::Primary | TargetSessionAttrs::Standby => {
+            let standby = match on(client.server_parameter("in_hot_standby")) {
+                Some(standby) => standby,
+                None => show(client, "SELECT pg_is_in_recovery()").await? == "t",
+            };
+            match (wanted, standby) {
+                (TargetSessionAttrs::Primary, true) => "the server is in hot standby mode",
+                (TargetSessionAttrs::Standby, false) => "the server is not in hot standby mode",
+                _ => return Ok(None),
+            }
         }
     };
-    hosts
-        .into_iter()
-        .zip(ports)
-        .map(|(host, port)| target(host, port))
-        .collect()
+    Ok(Some(reason))
 }
 
-fn target(host: Host, port: u16) -> Result<Target, Error> {
-    match host {
+/// The single text value `sql` returns.
+async fn show(client: &Client, sql: &str) -> Result<String, Error> {
+    for message in client.simple_query(sql).await? {
+        if let SimpleQueryMessage::Row(row) = message {
+            return Ok(row.get(0).unwrap_or_default().to_owned());
+        }
+    }
+    Ok(String::new())
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp(host, port) => write!(f, "{host}:{port}"),
+            #[cfg(unix)]
+            Self::Unix(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Where to connect for one resolved target.
+fn target(t: &ResolvedTarget) -> Result<Target, Error> {
+    match (&t.host, t.hostaddr) {
+        (_, Some(addr)) => Ok(Target::Tcp(addr.to_string(), t.port)),
         // libpq reads a host name starting with a slash as a socket directory.
         #[cfg(unix)]
-        Host::Tcp(name) if name.starts_with('/') => {
-            Ok(Target::Unix(socket_path(name.into(), port)))
+        (Host::Tcp(name), None) if name.starts_with('/') => {
+            Ok(Target::Unix(socket_path(name.into(), t.port)))
         }
-        Host::Tcp(name) => Ok(Target::Tcp(name, port)),
+        (Host::Tcp(name), None) => Ok(Target::Tcp(name.clone(), t.port)),
         #[cfg(unix)]
-        Host::Unix(dir) => Ok(Target::Unix(socket_path(dir, port))),
+        (Host::Unix(dir), None) => Ok(Target::Unix(socket_path(dir.clone(), t.port))),
         #[allow(unreachable_patterns)]
         _ => Err(Error::config(
             "Unix sockets are not available on this platform",
@@ -142,20 +235,6 @@ fn target(host: Host, port: u16) -> Result<Target, Error> {
 #[cfg(unix)]
 fn socket_path(dir: PathBuf, port: u16) -> PathBuf {
     dir.join(format!(".s.PGSQL.{port}"))
-}
-
-/// A Unix socket directory where a server listens, then `localhost`.
-fn default_hosts(port: u16) -> Vec<Host> {
-    let mut hosts = Vec::new();
-    #[cfg(unix)]
-    for dir in DEFAULT_SOCKET_DIRS {
-        if socket_path(dir.into(), port).exists() {
-            hosts.push(Host::Unix(dir.into()));
-            break;
-        }
-    }
-    hosts.push(Host::Tcp("localhost".into()));
-    hosts
 }
 
 /// Random bytes from the operating system.
@@ -170,10 +249,15 @@ fn random<const N: usize>() -> Result<[u8; N], Error> {
     Ok(bytes)
 }
 
-fn core_config(config: &Config, user: &str) -> Result<CoreConfig, Error> {
+fn core_config(
+    config: &Config,
+    user: &str,
+    dbname: &str,
+    password: Option<&[u8]>,
+) -> Result<CoreConfig, Error> {
     let mut core = CoreConfig::new(user);
-    core.database = Some(config.dbname.clone().unwrap_or_else(|| user.to_owned()));
-    core.password.clone_from(&config.password);
+    core.database = Some(dbname.to_owned());
+    core.password = password.map(<[u8]>::to_vec);
     core.application_name.clone_from(&config.application_name);
     core.options.clone_from(&config.options);
     core.params.clone_from(&config.server_settings);
@@ -189,9 +273,12 @@ async fn connect_one(
     target: &Target,
     config: &Config,
     user: &str,
+    dbname: &str,
+    password: Option<&[u8]>,
     runtime: &Arc<dyn Runtime>,
 ) -> Result<Client, Error> {
-    let mut conn = Connection::new(core_config(config, user)?).map_err(Error::from_core)?;
+    let mut conn =
+        Connection::new(core_config(config, user, dbname, password)?).map_err(Error::from_core)?;
     let mut stream = match target {
         Target::Tcp(host, port) => {
             let options = TcpOptions {
@@ -289,45 +376,55 @@ async fn handshake(stream: &mut dyn AsyncStream, conn: &mut Connection) -> Resul
 mod tests {
     use super::*;
 
+    fn resolved(config: &Config) -> Vec<Target> {
+        config
+            .resolve_with(|_| None)
+            .unwrap()
+            .targets
+            .iter()
+            .map(|t| target(t).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn hosts_and_ports() {
+    fn hosts_ports_and_addresses() {
         let mut config = Config::new();
+        config.user = Some("u".into());
         config.hosts = vec![Host::Tcp("a".into()), Host::Tcp("b".into())];
-        assert_eq!(
-            targets(&config).unwrap(),
-            [Target::Tcp("a".into(), 5432), Target::Tcp("b".into(), 5432)]
-        );
-        config.ports = vec![6000];
-        assert_eq!(
-            targets(&config).unwrap(),
-            [Target::Tcp("a".into(), 6000), Target::Tcp("b".into(), 6000)]
-        );
         config.ports = vec![6000, 6001];
         assert_eq!(
-            targets(&config).unwrap(),
+            resolved(&config),
             [Target::Tcp("a".into(), 6000), Target::Tcp("b".into(), 6001)]
         );
-        config.ports = vec![1, 2, 3];
-        assert_eq!(targets(&config).unwrap_err().kind(), ErrorKind::Config);
+        config.hostaddrs = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+        assert_eq!(
+            resolved(&config),
+            [
+                Target::Tcp("127.0.0.1".into(), 6000),
+                Target::Tcp("::1".into(), 6001)
+            ]
+        );
+        assert_eq!(Target::Tcp("h".into(), 1).to_string(), "h:1");
     }
 
     #[cfg(unix)]
     #[test]
     fn unix_sockets() {
         let mut config = Config::new();
+        config.user = Some("u".into());
         config.hosts = vec![Host::Unix("/run/pg".into()), Host::Tcp("/tmp".into())];
         config.ports = vec![55432];
         assert_eq!(
-            targets(&config).unwrap(),
+            resolved(&config),
             [
                 Target::Unix("/run/pg/.s.PGSQL.55432".into()),
                 Target::Unix("/tmp/.s.PGSQL.55432".into())
             ]
         );
-        let defaults = targets(&Config::new()).unwrap();
+        config.hosts.clear();
         assert_eq!(
-            defaults.last(),
-            Some(&Target::Tcp("localhost".into(), 5432))
+            resolved(&config).last(),
+            Some(&Target::Tcp("localhost".into(), 55432))
         );
     }
 }

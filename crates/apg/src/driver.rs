@@ -108,8 +108,9 @@ impl Driver {
                     st.set_closed(error.map(Error::from_core));
                     wakers.extend(st.take_close_waiters());
                 }
-                // Notices, notifications and parameter changes have no consumer yet;
-                // the core keeps the parameters it needs (`server_parameter`).
+                Event::Notification(n) => st.listen.notify(n, wakers),
+                Event::Notice(fields) => st.listen.notice(fields),
+                // The core keeps the parameters it needs (`server_parameter`).
                 _ => {}
             }
         }
@@ -222,6 +223,8 @@ impl Future for Driver {
             let mut wakers = Vec::new();
             let mut yield_now = false;
             let progress = this.poll_round(cx, &mut wakers, &mut yield_now);
+            // Before waking: a request's notices reach the handler before its result.
+            crate::listen::deliver_notices(&this.shared);
             for w in wakers {
                 w.wake();
             }

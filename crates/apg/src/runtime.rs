@@ -75,3 +75,91 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     /// Completes after `duration`.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
 }
+
+/// Applies `options` to a connected TCP socket: `TCP_NODELAY`, then keepalive on or
+/// off with the configured idle time, probe interval and probe count. Interval and
+/// count are only set where the operating system has those socket options; elsewhere
+/// the system defaults stay. Shared by the runtime adapters.
+///
+/// # Errors
+///
+/// The operating system's error when a socket option cannot be set.
+#[doc(hidden)]
+pub fn apply_tcp_options(socket: socket2::SockRef<'_>, options: &TcpOptions) -> io::Result<()> {
+    socket.set_tcp_nodelay(options.nodelay)?;
+    let Some(keepalive) = options.keepalive else {
+        return socket.set_keepalive(false);
+    };
+    let mut params = socket2::TcpKeepalive::new();
+    if let Some(idle) = keepalive.idle {
+        params = params.with_time(idle);
+    }
+    #[cfg(any(
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "ios",
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "netbsd",
+        target_os = "windows",
+    ))]
+    {
+        if let Some(interval) = keepalive.interval {
+            params = params.with_interval(interval);
+        }
+        if let Some(retries) = keepalive.retries {
+            params = params.with_retries(retries);
+        }
+    }
+    if keepalive.idle.is_some() || keepalive.interval.is_some() || keepalive.retries.is_some() {
+        socket.set_tcp_keepalive(&params)
+    } else {
+        socket.set_keepalive(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_options_are_applied() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let options = TcpOptions {
+            nodelay: true,
+            keepalive: Some(Keepalive {
+                idle: Some(Duration::from_secs(42)),
+                interval: Some(Duration::from_secs(7)),
+                retries: Some(3),
+            }),
+        };
+        apply_tcp_options(socket2::SockRef::from(&stream), &options).unwrap();
+        let socket = socket2::SockRef::from(&stream);
+        assert!(socket.tcp_nodelay().unwrap());
+        assert!(socket.keepalive().unwrap());
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(
+                socket.tcp_keepalive_time().unwrap(),
+                Duration::from_secs(42)
+            );
+            assert_eq!(
+                socket.tcp_keepalive_interval().unwrap(),
+                Duration::from_secs(7)
+            );
+            assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+        }
+        let off = TcpOptions {
+            nodelay: false,
+            keepalive: None,
+        };
+        apply_tcp_options(socket2::SockRef::from(&stream), &off).unwrap();
+        assert!(!socket.tcp_nodelay().unwrap());
+        assert!(!socket.keepalive().unwrap());
+        // Keepalive on with the system's timings.
+        let defaults = TcpOptions::default();
+        apply_tcp_options(socket2::SockRef::from(&stream), &defaults).unwrap();
+        assert!(socket.keepalive().unwrap());
+    }
+}

@@ -127,6 +127,8 @@ pub(crate) struct State {
     /// SQL texts being prepared for the cache, with the tasks waiting for them.
     preparing: HashMap<Arc<str>, Vec<Waker>>,
     pub(crate) stats: ConnectionStats,
+    /// Notification listeners and the notice handler.
+    pub(crate) listen: crate::listen::Hub,
 }
 
 /// The connection state shared by the driver and every client handle.
@@ -198,6 +200,7 @@ impl Shared {
                 cache: StatementCache::new(cache_capacity),
                 preparing: HashMap::new(),
                 stats: ConnectionStats::default(),
+                listen: crate::listen::Hub::default(),
             }),
             pending_closes: Mutex::new(Vec::new()),
             prefix,
@@ -531,6 +534,7 @@ impl State {
         wakers.append(&mut self.gate_waiters);
         wakers.append(&mut self.done_waiters);
         wakers.append(&mut self.send_waiters);
+        wakers.append(&mut self.listen.close());
         wakers
     }
 

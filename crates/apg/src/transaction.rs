@@ -16,6 +16,7 @@ use apg_proto::types::FromSql;
 
 use crate::client::{collect, Client, Keep, Params, ToStatement};
 use crate::error::{DbError, Error, ErrorKind};
+use crate::ident::quote_ident;
 use crate::row::{Row, SimpleQueryMessage};
 use crate::shared::Access;
 use crate::statement::Statement;
@@ -102,11 +103,6 @@ impl TransactionOptions {
         }
         sql
     }
-}
-
-/// An identifier in double quotes, with embedded quotes doubled.
-pub(crate) fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// An open transaction block, or a savepoint inside one.

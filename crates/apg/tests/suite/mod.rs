@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use apg::config::{Host, SslMode};
+use apg::config::{Host, SslMode, TargetSessionAttrs};
 use apg::types::Type;
 use apg::{
     Client, ErrorKind, IsolationLevel, Runtime, SimpleQueryMessage, SqlState, TransactionOptions,
@@ -102,6 +102,16 @@ macro_rules! apg_suite {
             copy_rows_loads_typed_rows,
             copy_rows_quotes_names,
             copy_rows_failures_insert_nothing,
+            listen_and_notify_between_connections,
+            channel_names_are_quoted,
+            dropping_a_listener_unlistens,
+            all_notifications_of_the_connection,
+            slow_listener_drops_the_oldest,
+            listener_ends_with_the_connection,
+            notices_reach_the_handler,
+            target_session_attrs_on_a_primary,
+            unreachable_first_host_is_skipped,
+            password_from_the_passfile,
         );
     };
     (@tests $run:path; $($name:ident),* $(,)?) => {
@@ -1384,4 +1394,372 @@ pub async fn command_timeout_cancels(rt: Arc<dyn Runtime>) {
             .unwrap();
         assert_eq!(v, 7);
     }
+}
+
+/// The channels `client` listens on, as the server reports them.
+async fn listening_channels(client: &Client) -> Vec<String> {
+    client
+        .query("SELECT pg_listening_channels()", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect()
+}
+
+pub async fn listen_and_notify_between_connections(rt: Arc<dyn Runtime>) {
+    let listening = connect(&rt).await;
+    let notifying = connect(&rt).await;
+    let channel = unique_name("jobs");
+    let mut listener = listening.listen(&channel).await.unwrap();
+    assert_eq!(listener.channel(), Some(channel.as_str()));
+    let payloads = [
+        "plain",
+        "it's \"quoted\" 'twice'",
+        "unicode: żółw 🐢 ∑",
+        "",
+        "multi\nline; DROP TABLE x; --",
+    ];
+    for payload in payloads {
+        notifying
+            .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
+            .await
+            .unwrap();
+    }
+    let pid = notifying.backend_pid().unwrap();
+    for payload in payloads {
+        let n = within(&rt, 10, listener.recv()).await.unwrap();
+        assert_eq!(n.channel, channel);
+        assert_eq!(n.payload, payload);
+        assert_eq!(i64::from(n.process_id), i64::from(pid));
+    }
+    // Also as a Stream, and the connection keeps answering queries meanwhile.
+    notifying
+        .batch_execute(&format!("NOTIFY {channel}, 'via NOTIFY'"))
+        .await
+        .unwrap();
+    let n = within(&rt, 10, listener.next()).await.unwrap();
+    assert_eq!(n.payload, "via NOTIFY");
+    assert_eq!(
+        listening
+            .query_scalar::<i32, _>("SELECT 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(listener.try_recv().is_none());
+    assert_eq!(listener.dropped(), 0);
+}
+
+pub async fn channel_names_are_quoted(rt: Arc<dyn Runtime>) {
+    let listening = connect(&rt).await;
+    let notifying = connect(&rt).await;
+    let mut listeners = Vec::new();
+    for base in ["Mixed Case", "quo\"te", "ünï; SELECT"] {
+        let channel = unique_name(base);
+        let mut listener = listening.listen(&channel).await.unwrap();
+        assert!(listening_channels(&listening).await.contains(&channel));
+        notifying
+            .execute("SELECT pg_notify($1, 'x')", &[&channel])
+            .await
+            .unwrap();
+        let n = within(&rt, 10, listener.recv()).await.unwrap();
+        assert_eq!(n.channel, channel);
+        listeners.push(listener);
+    }
+    for bad in ["", "nul\0byte", &"x".repeat(64)] {
+        let e = listening.listen(bad).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage, "{bad:?}");
+    }
+    // Nothing was left subscribed by the refused names.
+    assert_eq!(listening_channels(&listening).await.len(), 3);
+}
+
+pub async fn dropping_a_listener_unlistens(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    let channel = unique_name("drop");
+    let first = client.listen(&channel).await.unwrap();
+    let second = client.listen(&channel).await.unwrap();
+    drop(first);
+    // Another listener still uses the channel.
+    assert_eq!(
+        listening_channels(&client).await,
+        std::slice::from_ref(&channel)
+    );
+    drop(second);
+    // UNLISTEN went out ahead of this query.
+    assert!(listening_channels(&client).await.is_empty());
+    // Listening again works.
+    let mut again = client.listen(&channel).await.unwrap();
+    client
+        .execute("SELECT pg_notify($1, 'back')", &[&channel])
+        .await
+        .unwrap();
+    assert_eq!(within(&rt, 10, again.recv()).await.unwrap().payload, "back");
+    // Dropped while a row stream holds the connection: sent once it is released.
+    let stream = client
+        .query_stream("SELECT generate_series(1, 10)", &[])
+        .await
+        .unwrap();
+    drop(again);
+    let rows: Vec<_> = stream.try_collect().await.unwrap();
+    assert_eq!(rows.len(), 10);
+    within(&rt, 10, async {
+        while !listening_channels(&client).await.is_empty() {
+            rt.sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+pub async fn all_notifications_of_the_connection(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    let mut all = client.notifications();
+    assert_eq!(all.channel(), None);
+    let a = unique_name("all_a");
+    let b = unique_name("all_b");
+    // Subscribed with plain SQL: still delivered.
+    client
+        .batch_execute(&format!("LISTEN {a}; LISTEN {b}"))
+        .await
+        .unwrap();
+    client
+        .batch_execute(&format!("NOTIFY {a}, '1'; NOTIFY {b}, '2'"))
+        .await
+        .unwrap();
+    // A session's own notifications arrive before its query completes.
+    let got: Vec<_> = [all.try_recv(), all.try_recv()]
+        .into_iter()
+        .flatten()
+        .map(|n| (n.channel, n.payload))
+        .collect();
+    assert_eq!(got, [(a, "1".to_owned()), (b, "2".to_owned())]);
+    assert!(all.try_recv().is_none());
+}
+
+pub async fn slow_listener_drops_the_oldest(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    let channel = unique_name("slow");
+    let mut listener = client.listen(&channel).await.unwrap();
+    let total = apg::LISTENER_CAPACITY + 100;
+    let total_i32 = i32::try_from(total).unwrap();
+    client
+        .execute(
+            "SELECT pg_notify($1, g::text) FROM generate_series(1, $2) g",
+            &[&channel, &total_i32],
+        )
+        .await
+        .unwrap();
+    assert_eq!(listener.dropped(), 100);
+    let mut received = Vec::new();
+    while let Some(n) = listener.try_recv() {
+        received.push(n.payload.parse::<usize>().unwrap());
+    }
+    assert_eq!(received, (101..=total).collect::<Vec<_>>());
+    // The connection was never held up.
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+pub async fn listener_ends_with_the_connection(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    let channel = unique_name("end");
+    let mut listener = client.listen(&channel).await.unwrap();
+    client
+        .execute("SELECT pg_notify($1, 'last')", &[&channel])
+        .await
+        .unwrap();
+    client.close().await;
+    // Queued notifications are still read, then the stream ends.
+    assert_eq!(
+        within(&rt, 10, listener.recv()).await.unwrap().payload,
+        "last"
+    );
+    assert!(within(&rt, 10, listener.recv()).await.is_none());
+    let e = client.listen(&channel).await.unwrap_err();
+    assert!(e.is_closed(), "{e:?}");
+}
+
+pub async fn notices_reach_the_handler(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    // Without a handler, notices are dropped.
+    client
+        .batch_execute("DO $$ BEGIN RAISE NOTICE 'unheard'; END $$")
+        .await
+        .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    client.set_notice_handler(move |notice| {
+        sink.lock()
+            .unwrap()
+            .push((notice.severity().to_owned(), notice.message().to_owned()));
+    });
+    client
+        .batch_execute("DO $$ BEGIN RAISE NOTICE 'hello %', 42; RAISE WARNING 'careful'; END $$")
+        .await
+        .unwrap();
+    client.batch_execute("COMMIT").await.unwrap();
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        [
+            ("NOTICE".to_owned(), "hello 42".to_owned()),
+            ("WARNING".to_owned(), "careful".to_owned()),
+            (
+                "WARNING".to_owned(),
+                "there is no transaction in progress".to_owned()
+            ),
+        ]
+    );
+    client.clear_notice_handler();
+    client
+        .batch_execute("DO $$ BEGIN RAISE NOTICE 'unheard again'; END $$")
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+pub async fn target_session_attrs_on_a_primary(rt: Arc<dyn Runtime>) {
+    // The test server is a primary that accepts writes.
+    for attrs in [
+        TargetSessionAttrs::Any,
+        TargetSessionAttrs::ReadWrite,
+        TargetSessionAttrs::Primary,
+        TargetSessionAttrs::PreferStandby,
+    ] {
+        let mut config = test_config();
+        config.target_session_attrs = attrs;
+        let client = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+            .await
+            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+        assert_eq!(
+            client
+                .query_scalar::<i32, _>("SELECT 1", &[])
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    for (attrs, why) in [
+        (TargetSessionAttrs::Standby, "not in hot standby"),
+        (TargetSessionAttrs::ReadOnly, "read-write"),
+    ] {
+        let mut config = test_config();
+        config.target_session_attrs = attrs;
+        let e = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{attrs:?}: {e}");
+        let shown = e.to_string();
+        assert!(
+            shown.contains(attrs.as_str()) && shown.contains(why),
+            "{shown}"
+        );
+    }
+    // A session made read-only by its settings is not read-write.
+    let mut config = test_config();
+    config
+        .server_settings
+        .push(("default_transaction_read_only".into(), "on".into()));
+    config.target_session_attrs = TargetSessionAttrs::ReadOnly;
+    within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+        .await
+        .unwrap();
+    config.target_session_attrs = TargetSessionAttrs::ReadWrite;
+    let e = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("read-only"), "{e}");
+}
+
+pub async fn unreachable_first_host_is_skipped(rt: Arc<dyn Runtime>) {
+    let config = test_config();
+    let (Some(Host::Tcp(host)), Some(&port)) = (config.hosts.first(), config.ports.first()) else {
+        return;
+    };
+    // Bind then drop to find a port nobody listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut multi = config.clone();
+    multi.hosts = vec![Host::Tcp("127.0.0.1".into()), Host::Tcp(host.clone())];
+    multi.ports = vec![dead, port];
+    let client = within(&rt, 20, Client::connect(&multi, Arc::clone(&rt)))
+        .await
+        .unwrap();
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    // Only unreachable hosts: the last host's I/O error.
+    multi.hosts.truncate(1);
+    multi.ports.truncate(1);
+    let e = within(&rt, 20, Client::connect(&multi, Arc::clone(&rt)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    // A refused session ends the attempt: the good second host is not tried.
+    if let Some(user) = common::test_server().user(apg_testkit::AuthMethod::Scram) {
+        let mut refused = config.clone();
+        refused.hosts = vec![Host::Tcp(host.clone()), Host::Tcp(host.clone())];
+        refused.ports = vec![port, port];
+        refused.user = Some(user.name().into());
+        refused.password = Some(b"wrong".to_vec());
+        refused.dbname = Some("postgres".into());
+        let e = within(&rt, 20, Client::connect(&refused, Arc::clone(&rt)))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some(SqlState::InvalidPassword), "{e}");
+    }
+}
+
+pub async fn password_from_the_passfile(rt: Arc<dyn Runtime>) {
+    use apg_testkit::AuthMethod;
+    let Some(user) = common::test_server().user(AuthMethod::Scram) else {
+        return;
+    };
+    let Some(password) = user.password() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(unique_name("apg-passfile"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pgpass");
+    // Escapes as the file format wants them; a wildcard line for everything.
+    let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
+    std::fs::write(&path, format!("*:*:*:{}:{escaped}\n", user.name())).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut config = test_config();
+    config.user = Some(user.name().into());
+    config.password = None;
+    config.dbname = Some("postgres".into());
+    config.passfile = Some(path.clone());
+    let client = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+        .await
+        .unwrap();
+    let who: String = client
+        .query_scalar("SELECT current_user::text", &[])
+        .await
+        .unwrap();
+    assert_eq!(who, user.name());
+    // A configured password wins over the file.
+    config.password = Some(b"wrong".to_vec());
+    let e = within(&rt, 20, Client::connect(&config, Arc::clone(&rt)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(SqlState::InvalidPassword), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
