@@ -48,25 +48,53 @@ impl<T: RowIndex + ?Sized> RowIndex for &T {
 
 /// The positions of a row's values in its buffer, computed once so that reading a
 /// column does not walk the columns before it.
-fn ranges(data: &DataRow) -> Vec<Option<Range<usize>>> {
-    data.ranges().collect()
+/// Rows with at least this many values get a table of where each value lies; narrower
+/// ones (the common case) are walked on access, which costs less than allocating a
+/// table for every row.
+const INDEXED_FROM: usize = 9;
+
+/// A row's values: the DataRow (a slice of the receive buffer) and, for wide rows, the
+/// position of each value in it.
+#[derive(Clone)]
+struct Fields {
+    data: DataRow,
+    ranges: Option<Box<[Option<Range<usize>>]>>,
+}
+
+impl Fields {
+    fn new(data: DataRow) -> Self {
+        let ranges = (data.len() >= INDEXED_FROM).then(|| data.ranges().collect());
+        Self { data, ranges }
+    }
+
+    fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Value `index`: `None` when there is no such value, `Some(None)` for NULL.
+    fn get(&self, index: usize) -> Option<Option<&[u8]>> {
+        match &self.ranges {
+            Some(ranges) => {
+                let range = ranges.get(index)?.clone();
+                Some(range.map(|r| self.data.buffer().get(r).unwrap_or_default()))
+            }
+            None => self.data.get(index),
+        }
+    }
 }
 
 /// One row of a query's result.
 #[derive(Clone)]
 pub struct Row {
     columns: Arc<[Column]>,
-    data: DataRow,
-    ranges: Vec<Option<Range<usize>>>,
+    fields: Fields,
 }
 
 impl Row {
     pub(crate) fn new(columns: Arc<[Column]>, data: DataRow) -> Self {
-        let ranges = ranges(&data);
         Self {
             columns,
-            data,
-            ranges,
+            fields: Fields::new(data),
         }
     }
 
@@ -77,12 +105,12 @@ impl Row {
 
     /// The number of values.
     pub fn len(&self) -> usize {
-        self.ranges.len()
+        self.fields.len()
     }
 
     /// Whether the row has no values.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.fields.len() == 0
     }
 
     /// The value of column `index` (a position or a name) as `T`.
@@ -111,13 +139,10 @@ impl Row {
         let position = index
             .position(self.columns.iter().map(Column::name))
             .ok_or_else(|| Error::column(format!("no column {index} in the row")))?;
-        let (Some(column), Some(range)) = (self.columns.get(position), self.ranges.get(position))
+        let (Some(column), Some(raw)) = (self.columns.get(position), self.fields.get(position))
         else {
             return Err(Error::column(format!("no column {index} in the row")));
         };
-        let raw = range
-            .as_ref()
-            .map(|r| self.data.buffer().get(r.clone()).unwrap_or_default());
         T::from_sql_checked(column.type_(), column.format(), raw).map_err(|e| {
             Error::conversion(
                 format!("cannot read column {position} ({:?})", column.name()),
@@ -129,8 +154,7 @@ impl Row {
     /// The raw bytes of column `index` (`None` for NULL or no such column), in the
     /// column's [`format`](Column::format).
     pub fn raw(&self, index: usize) -> Option<&[u8]> {
-        let range = self.ranges.get(index)?.clone()?;
-        self.data.buffer().get(range)
+        self.fields.get(index)?
     }
 }
 
@@ -171,17 +195,14 @@ impl SimpleColumn {
 #[derive(Clone)]
 pub struct SimpleRow {
     columns: Arc<[SimpleColumn]>,
-    data: DataRow,
-    ranges: Vec<Option<Range<usize>>>,
+    fields: Fields,
 }
 
 impl SimpleRow {
     pub(crate) fn new(columns: Arc<[SimpleColumn]>, data: DataRow) -> Self {
-        let ranges = ranges(&data);
         Self {
             columns,
-            data,
-            ranges,
+            fields: Fields::new(data),
         }
     }
 
@@ -192,12 +213,12 @@ impl SimpleRow {
 
     /// The number of values.
     pub fn len(&self) -> usize {
-        self.ranges.len()
+        self.fields.len()
     }
 
     /// Whether the row has no values.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.fields.len() == 0
     }
 
     /// The text of column `index`, `None` for NULL.
@@ -224,13 +245,12 @@ impl SimpleRow {
         let position = index
             .position(self.columns.iter().map(SimpleColumn::name))
             .ok_or_else(|| Error::column(format!("no column {index} in the row")))?;
-        let Some(range) = self.ranges.get(position) else {
+        let Some(raw) = self.fields.get(position) else {
             return Err(Error::column(format!("no column {index} in the row")));
         };
-        let Some(range) = range.clone() else {
+        let Some(raw) = raw else {
             return Ok(None);
         };
-        let raw = self.data.buffer().get(range).unwrap_or_default();
         std::str::from_utf8(raw).map(Some).map_err(|_| {
             let type_ = self
                 .columns
@@ -267,4 +287,31 @@ pub enum SimpleQueryMessage {
         /// Rows affected or returned, for the commands that count them.
         rows: Option<u64>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Narrow rows are walked, wide ones indexed: both must give the same values.
+    #[test]
+    fn fields_of_narrow_and_wide_rows() {
+        for width in [0, 1, 3, INDEXED_FROM - 1, INDEXED_FROM, 40] {
+            let values: Vec<Option<Vec<u8>>> = (0..width)
+                .map(|i| (i % 3 != 1).then(|| format!("v{i}").into_bytes()))
+                .collect();
+            let data = DataRow::from_fields(values.iter().map(Option::as_deref)).unwrap();
+            let fields = Fields::new(data);
+            assert_eq!(fields.ranges.is_some(), width >= INDEXED_FROM);
+            assert_eq!(fields.len(), width);
+            for (i, value) in values.iter().enumerate() {
+                assert_eq!(
+                    fields.get(i),
+                    Some(value.as_deref()),
+                    "width {width}, value {i}"
+                );
+            }
+            assert_eq!(fields.get(width), None);
+        }
+    }
 }
