@@ -123,7 +123,8 @@ impl fmt::Display for ValueError {
             ),
             Self::OutOfRange { pg_type, rust_type } => write!(
                 f,
-                "value of Rust type {rust_type} is out of range for PostgreSQL type {pg_type}"
+                "value out of range: PostgreSQL type {pg_type} and Rust type {rust_type} \
+                 cannot both hold it"
             ),
             Self::Custom(message) => f.write_str(message),
         }
@@ -137,6 +138,14 @@ impl ValueError {
     /// [`ValueError::WrongType`] for Rust type `T`.
     pub fn wrong_type<T: ?Sized>(pg_type: &Type) -> Self {
         Self::WrongType {
+            pg_type: pg_type.clone(),
+            rust_type: core::any::type_name::<T>(),
+        }
+    }
+
+    /// [`ValueError::OutOfRange`] for Rust type `T`.
+    pub fn out_of_range<T: ?Sized>(pg_type: &Type) -> Self {
+        Self::OutOfRange {
             pg_type: pg_type.clone(),
             rust_type: core::any::type_name::<T>(),
         }
@@ -304,6 +313,20 @@ pub trait FromSql<'a>: Sized {
 /// read by a custom [`FromSql::from_sql_text`]).
 pub fn result_format(ty: &Type) -> Format {
     let binary = [
+        Type::VOID,
+        Type::REGPROC,
+        Type::REGPROCEDURE,
+        Type::REGOPER,
+        Type::REGOPERATOR,
+        Type::REGCLASS,
+        Type::REGTYPE,
+        Type::REGCONFIG,
+        Type::REGDICTIONARY,
+        Type::REGNAMESPACE,
+        Type::REGROLE,
+        Type::REGCOLLATION,
+        Type::XID,
+        Type::CID,
         Type::BOOL,
         Type::BYTEA,
         Type::CHAR,
@@ -439,10 +462,10 @@ mod tests {
     #[test]
     fn wrong_types_are_refused_before_encoding() {
         let mut out = BytesMut::new();
-        let e = 5i64.to_sql_checked(&Type::INT4, &mut out).unwrap_err();
+        let e = 5i64.to_sql_checked(&Type::TEXT, &mut out).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "PostgreSQL type int4 and Rust type i64 are not compatible"
+            "PostgreSQL type text and Rust type i64 are not compatible"
         );
         assert!(out.is_empty());
         let value: &(dyn ToSql + Sync) = &"text";

@@ -180,6 +180,8 @@ builtin_types! {
     TSQUERY = 3615, "tsquery";
     /// `regconfig`.
     REGCONFIG = 3734, "regconfig";
+    /// `regdictionary`.
+    REGDICTIONARY = 3769, "regdictionary";
     /// `jsonb`.
     JSONB = 3802, "jsonb";
     /// `int4range`.
@@ -200,6 +202,8 @@ builtin_types! {
     REGNAMESPACE = 4089, "regnamespace";
     /// `regrole`.
     REGROLE = 4096, "regrole";
+    /// `regcollation`.
+    REGCOLLATION = 4191, "regcollation";
     /// `xid8`.
     XID8 = 5069, "xid8";
 }

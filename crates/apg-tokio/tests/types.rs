@@ -1,0 +1,137 @@
+//! Live round trips of the value codecs against a real server: each value is echoed
+//! (`SELECT $1::type`) and its text form compared with PostgreSQL's own output.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+
+use apg::types::{FromSql, ToSql};
+use apg::{Client, Config, ErrorKind};
+
+/// Builds a tokio runtime, connects to the test server and runs `body`.
+fn run<F, Fut>(body: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let runtime: Arc<dyn apg::Runtime> =
+        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    rt.block_on(async move {
+        let server = apg_testkit::server().expect("a PostgreSQL server to test against");
+        let config: Config = server.url().parse().expect("the test URL parses");
+        let client = Client::connect(&config, runtime)
+            .await
+            .expect("connect to the test server");
+        body(client).await;
+    });
+}
+
+/// Sends `value` as `ty`, reads it back, and checks PostgreSQL prints it as `text`.
+async fn echo<T>(client: &Client, ty: &str, value: T, text: &str)
+where
+    T: ToSql + for<'a> FromSql<'a> + PartialEq + Debug + Sync,
+{
+    let row = client
+        .query_one(&format!("SELECT $1::{ty}, $1::{ty}::text"), &[&value])
+        .await
+        .unwrap_or_else(|e| panic!("{ty} {value:?}: {e}"));
+    assert_eq!(row.get::<T, _>(0), value, "{ty} echo");
+    assert_eq!(row.get::<&str, _>(1), text, "{ty} text of {value:?}");
+}
+
+/// Reads the value of `sql` (a literal of PostgreSQL's) as `T`.
+async fn read<T>(client: &Client, sql: &str) -> T
+where
+    T: for<'a> FromSql<'a>,
+{
+    client
+        .query_scalar(&format!("SELECT {sql}"), &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[test]
+fn integers_widen_and_narrow_checked() {
+    run(|client| async move {
+        echo(&client, "int2", i16::MIN, "-32768").await;
+        echo(&client, "int2", i16::MAX, "32767").await;
+        echo(&client, "int4", i32::MIN, "-2147483648").await;
+        echo(&client, "int8", i64::MIN, "-9223372036854775808").await;
+        echo(&client, "int8", i64::MAX, "9223372036854775807").await;
+        // Widening both ways.
+        echo(&client, "int8", -7i16, "-7").await;
+        echo(&client, "int2", 12i64, "12").await;
+        assert_eq!(
+            read::<i64>(&client, "2147483647::int4").await,
+            2_147_483_647
+        );
+        // Narrowing out of range is an error, before sending or after reading.
+        let e = client
+            .query("SELECT $1::int4", &[&(1i64 << 40)])
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conversion);
+        assert!(e.to_string().contains("out of range"), "{e}");
+        let row = client.query_one("SELECT 40000::int4", &[]).await.unwrap();
+        assert_eq!(
+            row.try_get::<i16, _>(0).unwrap_err().kind(),
+            ErrorKind::Conversion
+        );
+        assert_eq!(row.get::<i32, _>(0), 40_000);
+    });
+}
+
+#[test]
+fn oids_floats_and_strings() {
+    run(|client| async move {
+        echo(&client, "oid", u32::MAX, "4294967295").await;
+        assert_eq!(read::<u32>(&client, "'pg_class'::regclass").await, 1259);
+        assert_eq!(read::<u32>(&client, "'int4'::regtype").await, 23);
+        assert_eq!(read::<u32>(&client, "'1234'::xid").await, 1234);
+        echo(&client, "float8", f64::INFINITY, "Infinity").await;
+        echo(&client, "float8", f64::NEG_INFINITY, "-Infinity").await;
+        echo(
+            &client,
+            "float8",
+            f64::MIN_POSITIVE,
+            "2.2250738585072014e-308",
+        )
+        .await;
+        echo(&client, "float4", f32::MAX, "3.4028235e+38").await;
+        echo(&client, "float8", 1.5f32 as f64, "1.5").await;
+        let nan: f64 = client
+            .query_scalar("SELECT $1::float8", &[&f64::NAN])
+            .await
+            .unwrap();
+        assert!(nan.is_nan());
+        assert!(read::<f32>(&client, "'NaN'::float4").await.is_nan());
+        assert_eq!(read::<f64>(&client, "1.25::float4").await, 1.25);
+        echo(&client, "\"char\"", 0x41i8, "A").await;
+        echo(&client, "name", String::from("pg_class"), "pg_class").await;
+        // bpchar to text drops the padding.
+        echo(&client, "char(3)", String::from("ab "), "ab").await;
+        echo(&client, "varchar", Box::<str>::from("é"), "é").await;
+        let row = client
+            .query_one(
+                "SELECT $1::text",
+                &[&std::borrow::Cow::<str>::Borrowed("x")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<std::borrow::Cow<'_, str>, _>(0), "x");
+        echo(
+            &client,
+            "bytea",
+            bytes::Bytes::from_static(b"\0\xff"),
+            "\\x00ff",
+        )
+        .await;
+        let () = read(&client, "pg_sleep(0)").await;
+        assert_eq!(read::<String>(&client, "'lit'").await, "lit");
+    });
+}
