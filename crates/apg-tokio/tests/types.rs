@@ -135,3 +135,45 @@ fn oids_floats_and_strings() {
         assert_eq!(read::<String>(&client, "'lit'").await, "lit");
     });
 }
+
+#[test]
+fn numeric_is_exact() {
+    use apg::types::Numeric;
+    run(|client| async move {
+        let big = format!("-{}.{}", "9".repeat(1000), "1".repeat(300));
+        let tiny = format!("0.{}1", "0".repeat(16_000));
+        for s in [
+            "0",
+            "0.000",
+            "1.50",
+            "-12345678901234567890.0001",
+            "10000",
+            "0.0001",
+            "NaN",
+            big.as_str(),
+            tiny.as_str(),
+        ] {
+            let value: Numeric = s.parse().unwrap();
+            echo(&client, "numeric", value, s).await;
+        }
+        // ±Infinity exists from PostgreSQL 14.
+        if client.server_version_num().unwrap_or(0) >= 140_000 {
+            echo(&client, "numeric", Numeric::INFINITY, "Infinity").await;
+            echo(&client, "numeric", Numeric::NEG_INFINITY, "-Infinity").await;
+        }
+        // The server's own values, as computed by it.
+        let third: Numeric = read(&client, "1::numeric / 3").await;
+        assert_eq!(third.to_string(), "0.33333333333333333333");
+        let power: Numeric = read(&client, "2::numeric ^ 200").await;
+        assert_eq!(
+            power.to_string(),
+            "1606938044258990275541962092341162602522202993782792835301376.0000000000000000"
+        );
+        let e: Numeric = read(&client, "'1.5e-3'::numeric").await;
+        assert_eq!(e.to_string(), "0.0015");
+        assert_eq!(
+            i64::try_from(&read::<Numeric>(&client, "2::numeric ^ 62").await),
+            Ok(1 << 62)
+        );
+    });
+}

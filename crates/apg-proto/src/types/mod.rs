@@ -34,10 +34,12 @@ use bytes::BytesMut;
 use crate::message::Format;
 
 mod bytea;
+mod numeric;
 mod primitive;
 mod string;
 mod ty;
 
+pub use numeric::{Numeric, NumericError};
 pub use ty::Type;
 
 /// Whether a value written by [`ToSql::to_sql`] is NULL.
@@ -314,6 +316,7 @@ pub trait FromSql<'a>: Sized {
 pub fn result_format(ty: &Type) -> Format {
     let binary = [
         Type::VOID,
+        Type::NUMERIC,
         Type::REGPROC,
         Type::REGPROCEDURE,
         Type::REGOPER,
@@ -477,7 +480,8 @@ mod tests {
     #[test]
     fn result_formats() {
         assert_eq!(result_format(&Type::INT4), Format::Binary);
-        assert_eq!(result_format(&Type::NUMERIC), Format::Text);
+        assert_eq!(result_format(&Type::NUMERIC), Format::Binary);
+        assert_eq!(result_format(&Type::TSVECTOR), Format::Text);
         assert_eq!(result_format(&Type::from_oid(99_999)), Format::Text);
     }
 }
