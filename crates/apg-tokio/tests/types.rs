@@ -177,3 +177,30 @@ fn numeric_is_exact() {
         );
     });
 }
+
+#[test]
+fn rust_decimal_is_numeric() {
+    use rust_decimal::Decimal;
+    run(|client| async move {
+        for s in [
+            "0",
+            "1.50",
+            "-79228162514264337593543950335",
+            "0.0000000000000000000000000001",
+        ] {
+            echo(&client, "numeric", s.parse::<Decimal>().unwrap(), s).await;
+        }
+        let row = client
+            .query_one("SELECT 'NaN'::numeric, 1e40::numeric", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            row.try_get::<Decimal, _>(0).unwrap_err().kind(),
+            ErrorKind::Conversion
+        );
+        assert_eq!(
+            row.try_get::<Decimal, _>(1).unwrap_err().kind(),
+            ErrorKind::Conversion
+        );
+    });
+}

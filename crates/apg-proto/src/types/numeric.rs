@@ -564,6 +564,105 @@ impl FromSql<'_> for Numeric {
     }
 }
 
+/// `rust_decimal::Decimal` as `numeric`. Reading fails with
+/// [`ValueError::OutOfRange`] for `NaN`, infinities, and values `Decimal` cannot hold
+/// exactly (more than 28 digits after the point, or beyond about 7.9e28).
+#[cfg(feature = "rust_decimal")]
+mod decimal {
+    use alloc::string::ToString;
+
+    use bytes::BytesMut;
+    use rust_decimal::Decimal;
+
+    use super::{FromSql, IsNull, Numeric, ToSql, Type, ValueError};
+
+    impl From<Decimal> for Numeric {
+        fn from(value: Decimal) -> Self {
+            // Decimal prints plain digits with its scale, which always parse.
+            value.to_string().parse().unwrap_or(Self::NAN)
+        }
+    }
+
+    impl TryFrom<&Numeric> for Decimal {
+        type Error = super::NumericError;
+
+        fn try_from(value: &Numeric) -> Result<Self, Self::Error> {
+            if !value.is_finite() {
+                return Err(super::NumericError(
+                    "NaN or infinite numeric is not a Decimal",
+                ));
+            }
+            Self::from_str_exact(&value.to_string())
+                .map_err(|_| super::NumericError("numeric out of range for Decimal"))
+        }
+    }
+
+    impl ToSql for Decimal {
+        fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+            Numeric::from(*self).to_sql(ty, out)
+        }
+
+        fn accepts(ty: &Type) -> bool {
+            *ty == Type::NUMERIC
+        }
+
+        fn natural_type() -> Type {
+            Type::NUMERIC
+        }
+    }
+
+    impl FromSql<'_> for Decimal {
+        fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+            let numeric = Numeric::from_sql(ty, raw)?;
+            Self::try_from(&numeric).map_err(|_| ValueError::out_of_range::<Self>(ty))
+        }
+
+        fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+            let numeric = Numeric::from_sql_text(ty, raw)?;
+            Self::try_from(&numeric).map_err(|_| ValueError::out_of_range::<Self>(ty))
+        }
+
+        fn accepts(ty: &Type) -> bool {
+            *ty == Type::NUMERIC
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::super::test_util::encode;
+        use super::*;
+        use crate::message::Format;
+
+        #[test]
+        fn decimal_round_trips() {
+            for s in [
+                "0",
+                "1.50",
+                "-79228162514264337593543950335",
+                "0.0000000000000000000000000001",
+            ] {
+                let d: Decimal = s.parse().unwrap();
+                let raw = encode(&d, &Type::NUMERIC).unwrap().unwrap();
+                assert_eq!(
+                    Numeric::from_sql(&Type::NUMERIC, &raw).unwrap().to_string(),
+                    s
+                );
+                let back = Decimal::from_sql_checked(&Type::NUMERIC, Format::Binary, Some(&raw));
+                assert_eq!(back.map(|d| d.to_string()), Ok(s.to_string()));
+            }
+            for s in ["NaN", "1e40", "0.00000000000000000000000000001"] {
+                let raw = encode(&s.parse::<Numeric>().unwrap(), &Type::NUMERIC)
+                    .unwrap()
+                    .unwrap();
+                assert!(matches!(
+                    Decimal::from_sql(&Type::NUMERIC, &raw),
+                    Err(ValueError::OutOfRange { .. })
+                ));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_util::encode;
