@@ -204,3 +204,109 @@ fn rust_decimal_is_numeric() {
         );
     });
 }
+
+#[test]
+fn dates_and_times() {
+    use apg::types::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
+    run(|client| async move {
+        client.batch_execute("SET TimeZone = 'UTC'").await.unwrap();
+        let date = |y, m, d| Date::from_ymd(y, m, d).unwrap();
+        let time = |h, m, s, us| Time::from_hms_micro(h, m, s, us).unwrap();
+        for (value, text) in [
+            (date(2000, 1, 1), "2000-01-01"),
+            (date(2024, 2, 29), "2024-02-29"),
+            (date(1, 1, 1), "0001-01-01"),
+            (date(0, 12, 31), "0001-12-31 BC"),
+            (date(-4712, 1, 1), "4713-01-01 BC"),
+            (date(10_000, 1, 1), "10000-01-01"),
+            (date(5_874_897, 12, 31), "5874897-12-31"),
+            (Date::INFINITY, "infinity"),
+            (Date::NEG_INFINITY, "-infinity"),
+        ] {
+            assert_eq!(value.to_string(), text);
+            echo(&client, "date", value, text).await;
+        }
+        for (value, text) in [
+            (Time::MIDNIGHT, "00:00:00"),
+            (time(23, 59, 59, 999_999), "23:59:59.999999"),
+            (Time::END_OF_DAY, "24:00:00"),
+        ] {
+            assert_eq!(value.to_string(), text);
+            echo(&client, "time", value, text).await;
+        }
+        for (value, text) in [
+            (
+                TimeTz::new(time(9, 30, 0, 0), 19_800).unwrap(),
+                "09:30:00+05:30",
+            ),
+            (
+                TimeTz::new(time(1, 2, 3, 400_000), -28_800).unwrap(),
+                "01:02:03.4-08",
+            ),
+        ] {
+            assert_eq!(value.to_string(), text);
+            echo(&client, "timetz", value, text).await;
+        }
+        let ts = |d, t| Timestamp::new(d, t).unwrap();
+        for (value, text) in [
+            (
+                ts(date(2024, 2, 29), time(13, 5, 7, 250_000)),
+                "2024-02-29 13:05:07.25",
+            ),
+            (
+                ts(date(-99, 6, 1), Time::MIDNIGHT),
+                "0100-06-01 00:00:00 BC",
+            ),
+            (
+                ts(date(12_345, 6, 7), time(1, 2, 3, 4)),
+                "12345-06-07 01:02:03.000004",
+            ),
+            (Timestamp::INFINITY, "infinity"),
+            (Timestamp::NEG_INFINITY, "-infinity"),
+        ] {
+            assert_eq!(value.to_string(), text);
+            echo(&client, "timestamp", value, text).await;
+        }
+        for (value, text) in [
+            (
+                TimestampTz::from_unix_micros(0).unwrap(),
+                "1970-01-01 00:00:00+00",
+            ),
+            (
+                TimestampTz::from_pg_micros(-1),
+                "1999-12-31 23:59:59.999999+00",
+            ),
+            (TimestampTz::NEG_INFINITY, "-infinity"),
+        ] {
+            assert_eq!(value.to_string(), text);
+            echo(&client, "timestamptz", value, text).await;
+        }
+        // The session's time zone changes the text, not the instant.
+        let at: TimestampTz = read(&client, "'2024-01-01 12:00:00+05'::timestamptz").await;
+        assert_eq!(at.to_string(), "2024-01-01 07:00:00+00");
+        echo(
+            &client,
+            "interval",
+            Interval::new(14, -3, 3_600_000_001),
+            "1 year 2 mons -3 days +01:00:00.000001",
+        )
+        .await;
+        let now: std::time::SystemTime = read(&client, "now()").await;
+        let skew = now
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_else(|e| e.duration());
+        assert!(skew < std::time::Duration::from_secs(60));
+        let epoch = std::time::UNIX_EPOCH;
+        echo(&client, "timestamptz", epoch, "1970-01-01 00:00:00+00").await;
+        let row = client
+            .query_one("SELECT 'infinity'::timestamptz", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            row.try_get::<std::time::SystemTime, _>(0)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Conversion
+        );
+    });
+}

@@ -34,11 +34,13 @@ use bytes::BytesMut;
 use crate::message::Format;
 
 mod bytea;
+mod datetime;
 mod numeric;
 mod primitive;
 mod string;
 mod ty;
 
+pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 pub use numeric::{Numeric, NumericError};
 pub use ty::Type;
 
@@ -317,6 +319,12 @@ pub fn result_format(ty: &Type) -> Format {
     let binary = [
         Type::VOID,
         Type::NUMERIC,
+        Type::DATE,
+        Type::TIME,
+        Type::TIMETZ,
+        Type::TIMESTAMP,
+        Type::TIMESTAMPTZ,
+        Type::INTERVAL,
         Type::REGPROC,
         Type::REGPROCEDURE,
         Type::REGOPER,
