@@ -310,3 +310,82 @@ fn dates_and_times() {
         );
     });
 }
+
+#[test]
+fn chrono_and_time_types() {
+    run(|client| async move {
+        client.batch_execute("SET TimeZone = 'UTC'").await.unwrap();
+        let d = chrono::NaiveDate::from_ymd_opt(-99, 6, 1).unwrap();
+        echo(&client, "date", d, "0100-06-01 BC").await;
+        let d = chrono::NaiveDate::from_ymd_opt(12_345, 6, 7).unwrap();
+        echo(&client, "date", d, "12345-06-07").await;
+        let t = chrono::NaiveTime::from_hms_micro_opt(1, 2, 3, 4).unwrap();
+        echo(&client, "time", t, "01:02:03.000004").await;
+        let dt = d.and_time(t);
+        echo(&client, "timestamp", dt, "12345-06-07 01:02:03.000004").await;
+        echo(
+            &client,
+            "timestamptz",
+            dt.and_utc(),
+            "12345-06-07 01:02:03.000004+00",
+        )
+        .await;
+        let fixed = dt
+            .and_utc()
+            .with_timezone(&chrono::FixedOffset::east_opt(0).unwrap());
+        echo(
+            &client,
+            "timestamptz",
+            fixed,
+            "12345-06-07 01:02:03.000004+00",
+        )
+        .await;
+        let row = client
+            .query_one(
+                "SELECT 'infinity'::date, '24:00'::time, '-infinity'::timestamp",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            row.try_get::<chrono::NaiveDate, _>(0).unwrap_err().kind(),
+            ErrorKind::Conversion
+        );
+        assert_eq!(
+            row.try_get::<chrono::NaiveTime, _>(1).unwrap_err().kind(),
+            ErrorKind::Conversion
+        );
+        assert_eq!(
+            row.try_get::<chrono::NaiveDateTime, _>(2)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Conversion
+        );
+
+        use time::Month;
+        let d = time::Date::from_calendar_date(-4712, Month::January, 1).unwrap();
+        echo(&client, "date", d, "4713-01-01 BC").await;
+        let t = time::Time::from_hms_micro(23, 59, 59, 999_999).unwrap();
+        echo(&client, "time", t, "23:59:59.999999").await;
+        let dt = time::PrimitiveDateTime::new(
+            time::Date::from_calendar_date(9999, Month::December, 31).unwrap(),
+            t,
+        );
+        echo(&client, "timestamp", dt, "9999-12-31 23:59:59.999999").await;
+        echo(
+            &client,
+            "timestamptz",
+            dt.assume_utc(),
+            "9999-12-31 23:59:59.999999+00",
+        )
+        .await;
+        let e = client
+            .query_one("SELECT '10000-01-01'::date", &[])
+            .await
+            .unwrap()
+            .try_get::<time::Date, _>(0)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conversion);
+        assert!(e.to_string().contains("out of range"), "{e}");
+    });
+}

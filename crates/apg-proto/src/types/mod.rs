@@ -34,10 +34,14 @@ use bytes::BytesMut;
 use crate::message::Format;
 
 mod bytea;
+#[cfg(feature = "chrono")]
+mod chrono_impls;
 mod datetime;
 mod numeric;
 mod primitive;
 mod string;
+#[cfg(feature = "time")]
+mod time_impls;
 mod ty;
 
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
