@@ -389,3 +389,135 @@ fn chrono_and_time_types() {
         assert!(e.to_string().contains("out of range"), "{e}");
     });
 }
+
+#[test]
+fn network_json_and_other_types() {
+    use apg::types::{
+        BitString, Circle, IpNetwork, Json, Line, LineSegment, MacAddr, MacAddr8, Money, Path,
+        PgBox, PgLsn, Point, Polygon,
+    };
+    use std::net::IpAddr;
+    run(|client| async move {
+        let u = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        echo(&client, "uuid", u, "01234567-89ab-cdef-0123-456789abcdef").await;
+
+        let v = serde_json::json!({"a": [1, "x", null], "b": {"c": 1.5}});
+        echo(
+            &client,
+            "jsonb",
+            v.clone(),
+            r#"{"a": [1, "x", null], "b": {"c": 1.5}}"#,
+        )
+        .await;
+        echo(&client, "json", v, r#"{"a":[1,"x",null],"b":{"c":1.5}}"#).await;
+        echo(&client, "jsonb", Json(vec![1, 2]), "[1, 2]").await;
+
+        let host: IpAddr = "192.168.0.1".parse().unwrap();
+        // `inet::text` always prints the prefix.
+        echo(&client, "inet", host, "192.168.0.1/32").await;
+        let host6: IpAddr = "2001:db8::1".parse().unwrap();
+        echo(&client, "inet", host6, "2001:db8::1/128").await;
+        let net = IpNetwork::new("10.1.0.0".parse().unwrap(), 16).unwrap();
+        echo(&client, "cidr", net, "10.1.0.0/16").await;
+        let in_net = IpNetwork::new(host, 24).unwrap();
+        echo(&client, "inet", in_net, "192.168.0.1/24").await;
+        let row = client
+            .query_one("SELECT '10.0.0.0/8'::cidr", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            row.try_get::<IpAddr, _>(0).unwrap_err().kind(),
+            ErrorKind::Conversion
+        );
+
+        echo(
+            &client,
+            "macaddr",
+            MacAddr([8, 0, 0x2b, 1, 2, 3]),
+            "08:00:2b:01:02:03",
+        )
+        .await;
+        echo(
+            &client,
+            "macaddr8",
+            MacAddr8([8, 0, 0x2b, 1, 2, 3, 4, 5]),
+            "08:00:2b:01:02:03:04:05",
+        )
+        .await;
+        let bits =
+            BitString::from_bools([true, false, true, true, false, false, false, false, true]);
+        echo(&client, "varbit", bits.clone(), "101100001").await;
+        echo(&client, "bit(9)", bits, "101100001").await;
+        echo(&client, "varbit", BitString::default(), "").await;
+        echo(&client, "pg_lsn", PgLsn(0x16_B374_D848), "16/B374D848").await;
+        let cents: Money = read(&client, "'12.34'::numeric::money").await;
+        assert_eq!(cents, Money(1234));
+        let m: Money = client
+            .query_scalar("SELECT $1::money", &[&Money(-5)])
+            .await
+            .unwrap();
+        assert_eq!(m, Money(-5));
+
+        let p = Point { x: 1.5, y: -2.0 };
+        let q = Point { x: 3.0, y: 4.0 };
+        echo(&client, "point", p, "(1.5,-2)").await;
+        echo(
+            &client,
+            "line",
+            Line {
+                a: 1.0,
+                b: -1.0,
+                c: 0.0,
+            },
+            "{1,-1,0}",
+        )
+        .await;
+        echo(
+            &client,
+            "lseg",
+            LineSegment { start: p, end: q },
+            "[(1.5,-2),(3,4)]",
+        )
+        .await;
+        echo(&client, "box", PgBox { high: q, low: p }, "(3,4),(1.5,-2)").await;
+        echo(
+            &client,
+            "circle",
+            Circle {
+                center: p,
+                radius: 2.0,
+            },
+            "<(1.5,-2),2>",
+        )
+        .await;
+        echo(
+            &client,
+            "path",
+            Path {
+                closed: false,
+                points: vec![p, q],
+            },
+            "[(1.5,-2),(3,4)]",
+        )
+        .await;
+        echo(
+            &client,
+            "path",
+            Path {
+                closed: true,
+                points: vec![p, q],
+            },
+            "((1.5,-2),(3,4))",
+        )
+        .await;
+        echo(
+            &client,
+            "polygon",
+            Polygon {
+                points: vec![p, q, p],
+            },
+            "((1.5,-2),(3,4),(1.5,-2))",
+        )
+        .await;
+    });
+}

@@ -37,6 +37,11 @@ mod bytea;
 #[cfg(feature = "chrono")]
 mod chrono_impls;
 mod datetime;
+mod geo;
+#[cfg(feature = "serde_json")]
+mod json;
+mod misc;
+mod network;
 mod numeric;
 mod primitive;
 mod string;
@@ -45,6 +50,11 @@ mod time_impls;
 mod ty;
 
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
+pub use geo::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
+#[cfg(feature = "serde_json")]
+pub use json::Json;
+pub use misc::{BitString, Money, PgLsn};
+pub use network::{IpNetwork, MacAddr, MacAddr8};
 pub use numeric::{Numeric, NumericError};
 pub use ty::Type;
 
@@ -329,6 +339,24 @@ pub fn result_format(ty: &Type) -> Format {
         Type::TIMESTAMP,
         Type::TIMESTAMPTZ,
         Type::INTERVAL,
+        Type::UUID,
+        Type::JSON,
+        Type::JSONB,
+        Type::INET,
+        Type::CIDR,
+        Type::MACADDR,
+        Type::MACADDR8,
+        Type::BIT,
+        Type::VARBIT,
+        Type::MONEY,
+        Type::POINT,
+        Type::LINE,
+        Type::LSEG,
+        Type::BOX,
+        Type::PATH,
+        Type::POLYGON,
+        Type::CIRCLE,
+        Type::PG_LSN,
         Type::REGPROC,
         Type::REGPROCEDURE,
         Type::REGOPER,
