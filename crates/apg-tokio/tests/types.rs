@@ -521,3 +521,106 @@ fn network_json_and_other_types() {
         .await;
     });
 }
+
+#[test]
+fn arrays() {
+    use apg::types::{Array, Date, Dimension, Numeric};
+    run(|client| async move {
+        echo(
+            &client,
+            "int4[]",
+            vec![i32::MIN, 0, i32::MAX],
+            "{-2147483648,0,2147483647}",
+        )
+        .await;
+        echo(&client, "int8[]", Vec::<i64>::new(), "{}").await;
+        echo(
+            &client,
+            "text[]",
+            vec![Some("a b".to_string()), None, Some("\"".to_string())],
+            r#"{"a b",NULL,"\""}"#,
+        )
+        .await;
+        echo(&client, "bool[]", vec![true, false], "{t,f}").await;
+        echo(
+            &client,
+            "float8[]",
+            vec![f64::INFINITY, 1.5],
+            "{Infinity,1.5}",
+        )
+        .await;
+        echo(&client, "bytea[]", vec![vec![0u8, 255]], r#"{"\\x00ff"}"#).await;
+        let numbers: Vec<Numeric> = vec!["1.50".parse().unwrap(), Numeric::NAN];
+        echo(&client, "numeric[]", numbers, "{1.50,NaN}").await;
+        echo(
+            &client,
+            "date[]",
+            vec![Date::INFINITY, Date::from_pg_days(0)],
+            "{infinity,2000-01-01}",
+        )
+        .await;
+        // A slice parameter.
+        let v: Vec<i16> = client
+            .query_scalar("SELECT $1::int2[]", &[&&[1i16, 2][..]])
+            .await
+            .unwrap();
+        assert_eq!(v, [1, 2]);
+        // Three dimensions with lower bounds, as the server builds them.
+        let a: Array<i32> = read(&client, "'[0:1][1:1][-1:0]={{{1,2}},{{3,4}}}'::int4[]").await;
+        assert_eq!(
+            a.dimensions(),
+            [
+                Dimension {
+                    len: 2,
+                    lower_bound: 0
+                },
+                Dimension {
+                    len: 1,
+                    lower_bound: 1
+                },
+                Dimension {
+                    len: 2,
+                    lower_bound: -1
+                },
+            ]
+        );
+        assert_eq!(a.elements(), [1, 2, 3, 4]);
+        echo(&client, "int4[]", a, "[0:1][1:1][-1:0]={{{1,2}},{{3,4}}}").await;
+        let nested = Array::from_parts(
+            vec![Some(1i64), None, Some(3), None],
+            vec![
+                Dimension {
+                    len: 2,
+                    lower_bound: 1,
+                },
+                Dimension {
+                    len: 2,
+                    lower_bound: 1,
+                },
+            ],
+        )
+        .unwrap();
+        echo(&client, "int8[]", nested, "{{1,NULL},{3,NULL}}").await;
+        echo(&client, "int4[]", Array::<i32>::from_vec(vec![]), "{}").await;
+        // A multi-dimensional array is not a Vec; NULL elements need Option.
+        let row = client
+            .query_one("SELECT '{{1}}'::int4[], '{1,NULL}'::int4[]", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            row.try_get::<Vec<i32>, _>(0).unwrap_err().kind(),
+            ErrorKind::Conversion
+        );
+        assert_eq!(
+            row.try_get::<Vec<i32>, _>(1).unwrap_err().kind(),
+            ErrorKind::Conversion
+        );
+        assert_eq!(row.get::<Vec<Option<i32>>, _>(1), [Some(1), None]);
+        // Element types are checked.
+        let e = client
+            .query("SELECT $1::int4[]", &[&vec!["x"]])
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conversion);
+    });
+}

@@ -33,6 +33,7 @@ use bytes::BytesMut;
 
 use crate::message::Format;
 
+mod array;
 mod bytea;
 #[cfg(feature = "chrono")]
 mod chrono_impls;
@@ -49,6 +50,7 @@ mod string;
 mod time_impls;
 mod ty;
 
+pub use array::{Array, Dimension};
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 pub use geo::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
 #[cfg(feature = "serde_json")]
@@ -330,6 +332,10 @@ pub trait FromSql<'a>: Sized {
 /// types this module decodes from binary, text otherwise (a text value can at least be
 /// read by a custom [`FromSql::from_sql_text`]).
 pub fn result_format(ty: &Type) -> Format {
+    // An array is read in binary when its elements are.
+    if let Some(element) = ty.element() {
+        return result_format(&element);
+    }
     let binary = [
         Type::VOID,
         Type::NUMERIC,
@@ -522,6 +528,8 @@ mod tests {
         assert_eq!(result_format(&Type::INT4), Format::Binary);
         assert_eq!(result_format(&Type::NUMERIC), Format::Binary);
         assert_eq!(result_format(&Type::TSVECTOR), Format::Text);
+        assert_eq!(result_format(&Type::NUMERIC_ARRAY), Format::Binary);
+        assert_eq!(result_format(&Type::XML_ARRAY), Format::Text);
         assert_eq!(result_format(&Type::from_oid(99_999)), Format::Text);
     }
 }
