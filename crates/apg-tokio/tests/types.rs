@@ -624,3 +624,88 @@ fn arrays() {
         assert_eq!(e.kind(), ErrorKind::Conversion);
     });
 }
+
+#[test]
+fn ranges() {
+    use apg::types::{Date, Numeric, Range, Timestamp, TimestampTz};
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    run(|client| async move {
+        client.batch_execute("SET TimeZone = 'UTC'").await.unwrap();
+        echo(
+            &client,
+            "int4range",
+            Range::new(Included(1i32), Excluded(10)),
+            "[1,10)",
+        )
+        .await;
+        echo(&client, "int4range", Range::<i32>::Empty, "empty").await;
+        echo(
+            &client,
+            "int8range",
+            Range::new(Unbounded, Excluded(i64::MAX)),
+            "(,9223372036854775807)",
+        )
+        .await;
+        echo(
+            &client,
+            "int8range",
+            Range::<i64>::new(Unbounded, Unbounded),
+            "(,)",
+        )
+        .await;
+        let n = |s: &str| s.parse::<Numeric>().unwrap();
+        echo(
+            &client,
+            "numrange",
+            Range::new(Excluded(n("0.5")), Included(n("1.50"))),
+            "(0.5,1.50]",
+        )
+        .await;
+        echo(
+            &client,
+            "daterange",
+            Range::new(Included(Date::from_pg_days(0)), Unbounded),
+            "[2000-01-01,)",
+        )
+        .await;
+        echo(
+            &client,
+            "tsrange",
+            Range::new(
+                Included(Timestamp::from_pg_micros(0)),
+                Included(Timestamp::INFINITY),
+            ),
+            "[\"2000-01-01 00:00:00\",infinity]",
+        )
+        .await;
+        echo(
+            &client,
+            "tstzrange",
+            Range::new(
+                Excluded(TimestampTz::NEG_INFINITY),
+                Excluded(TimestampTz::from_pg_micros(1)),
+            ),
+            "(-infinity,\"2000-01-01 00:00:00.000001+00\")",
+        )
+        .await;
+        // The server canonicalizes discrete ranges and empties crossed bounds.
+        let r: Range<i32> = client
+            .query_scalar(
+                "SELECT $1::int4range",
+                &[&Range::new(Excluded(1i32), Included(9))],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r, Range::new(Included(2), Excluded(10)));
+        let r: Range<i32> = read(&client, "int4range(5, 5)").await;
+        assert!(r.is_empty());
+        // Arrays of ranges.
+        echo(
+            &client,
+            "int4range[]",
+            vec![Range::<i32>::Empty, Range::new(Included(1), Excluded(2))],
+            "{empty,\"[1,2)\"}",
+        )
+        .await;
+    });
+}

@@ -45,6 +45,7 @@ mod misc;
 mod network;
 mod numeric;
 mod primitive;
+mod range;
 mod string;
 #[cfg(feature = "time")]
 mod time_impls;
@@ -58,6 +59,7 @@ pub use json::Json;
 pub use misc::{BitString, Money, PgLsn};
 pub use network::{IpNetwork, MacAddr, MacAddr8};
 pub use numeric::{Numeric, NumericError};
+pub use range::Range;
 pub use ty::Type;
 
 /// Whether a value written by [`ToSql::to_sql`] is NULL.
@@ -363,6 +365,12 @@ pub fn result_format(ty: &Type) -> Format {
         Type::POLYGON,
         Type::CIRCLE,
         Type::PG_LSN,
+        Type::INT4_RANGE,
+        Type::INT8_RANGE,
+        Type::NUM_RANGE,
+        Type::DATE_RANGE,
+        Type::TS_RANGE,
+        Type::TSTZ_RANGE,
         Type::REGPROC,
         Type::REGPROCEDURE,
         Type::REGOPER,
