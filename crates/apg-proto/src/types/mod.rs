@@ -7,22 +7,51 @@
 //!
 //! Both traits are strict about types: each implementation says which PostgreSQL types
 //! it [`accepts`](FromSql::accepts), and a value of any other type is a
-//! [`ValueError::WrongType`], never a reinterpretation of its bytes (an `int8` parameter
-//! for an `int4` placeholder would otherwise send 8 bytes where the server reads 4).
+//! [`ValueError::WrongType`], never a reinterpretation of its bytes (an `f64` parameter
+//! for an `int8` placeholder would otherwise send IEEE 754 bits the server reads as an
+//! integer).
 //!
-//! | Rust | PostgreSQL |
-//! |---|---|
-//! | `bool` | `bool` |
-//! | `i8` | `"char"` |
-//! | `i16` | `int2` |
-//! | `i32` | `int4` |
-//! | `i64` | `int8` |
-//! | `u32` | `oid` |
-//! | `f32` | `float4` |
-//! | `f64` | `float8` |
-//! | `String`, `&str` | `text`, `varchar`, `bpchar`, `name`, `unknown` |
-//! | `Vec<u8>`, `&[u8]` | `bytea` |
-//! | `Option<T>` | NULL, or what `T` accepts |
+//! Integers convert between any of `int2`, `int4` and `int8`, both ways, checked:
+//! widening always works, narrowing fails with [`ValueError::OutOfRange`] when the
+//! value does not fit (never truncates). `f64` reads `float4` too and `f32` is also
+//! sent as `float8`; neither rounds.
+//!
+//! | PostgreSQL | Rust | Feature |
+//! |---|---|---|
+//! | `bool` | `bool` | |
+//! | `"char"` | `i8` | |
+//! | `int2`, `int4`, `int8` | `i16`, `i32`, `i64` (checked conversions) | |
+//! | `oid`, `regclass`, `regtype`, `regproc`, `regprocedure`, `regoper`, `regoperator`, `regconfig`, `regdictionary`, `regnamespace`, `regrole`, `regcollation`, `xid`, `cid` | `u32` | |
+//! | `float4` | `f32`, `f64` (read only) | |
+//! | `float8` | `f64`, `f32` (sent only) | |
+//! | `numeric` | [`Numeric`] | |
+//! | `numeric` | `rust_decimal::Decimal` | `rust_decimal` |
+//! | `text`, `varchar`, `bpchar`, `name`, `unknown` | `String`, `&str`, `Box<str>`, `Cow<str>` | |
+//! | `bytea` | `Vec<u8>`, `&[u8]`, `Box<[u8]>`, `Cow<[u8]>`, `bytes::Bytes` | |
+//! | `void` | `()` (read only) | |
+//! | `date` | [`Date`] | |
+//! | `time` | [`Time`] | |
+//! | `timetz` | [`TimeTz`] | |
+//! | `timestamp` | [`Timestamp`] | |
+//! | `timestamptz` | [`TimestampTz`], `std::time::SystemTime` | `std` for `SystemTime` |
+//! | `interval` | [`Interval`] | |
+//! | `date`, `time`, `timestamp`, `timestamptz` | `chrono::NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>`, `DateTime<FixedOffset>` | `chrono` |
+//! | `date`, `time`, `timestamp`, `timestamptz` | `time::Date`, `Time`, `PrimitiveDateTime`, `OffsetDateTime` | `time` |
+//! | `uuid` | `uuid::Uuid` | `uuid` |
+//! | `json`, `jsonb` | `serde_json::Value`, `Json<T>` (any serde type) | `serde_json` |
+//! | `inet`, `cidr` | `std::net::IpAddr` (host addresses), [`IpNetwork`] | |
+//! | `macaddr`, `macaddr8` | [`MacAddr`], [`MacAddr8`] | |
+//! | `bit`, `varbit` | [`BitString`] | |
+//! | `money` | [`Money`] | |
+//! | `point`, `line`, `lseg`, `box`, `path`, `polygon`, `circle` | [`Point`], [`Line`], [`LineSegment`], [`PgBox`], [`Path`], [`Polygon`], [`Circle`] | |
+//! | `pg_lsn` | [`PgLsn`] | |
+//! | arrays of any type above | `Vec<T>`, `&[T]` (one dimension), [`Array<T>`] (any) | |
+//! | `int4range`, `int8range`, `numrange`, `daterange`, `tsrange`, `tstzrange` | [`Range<T>`] of the element's Rust type | |
+//! | NULL | `Option<T>` (also as array elements) | |
+//!
+//! Values are exchanged in binary format; [`result_format`] names the types read in
+//! binary. Text format is decoded for `bool`, the integers, `oid`, the floats, the
+//! strings, `bytea`, `numeric`, `uuid` and `json`/`jsonb`.
 //!
 //! Implement the traits for your own types to extend the mapping.
 
