@@ -525,4 +525,47 @@ mod tests {
             .unwrap()
             .is_nan());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn integers_round_trip_or_refuse(v in proptest::prelude::any::<i64>()) {
+            for (ty, fits) in [
+                (Type::INT2, i16::try_from(v).is_ok()),
+                (Type::INT4, i32::try_from(v).is_ok()),
+                (Type::INT8, true),
+            ] {
+                match encode(&v, &ty) {
+                    Ok(Some(raw)) => {
+                        proptest::prop_assert!(fits);
+                        proptest::prop_assert_eq!(binary::<i64>(&ty, &raw), Ok(v));
+                        let narrow = binary::<i16>(&ty, &raw);
+                        proptest::prop_assert_eq!(narrow.is_ok(), i16::try_from(v).is_ok());
+                    }
+                    Ok(None) => proptest::prop_assert!(false, "NULL"),
+                    Err(e) => {
+                        proptest::prop_assert!(!fits);
+                        proptest::prop_assert_eq!(e, ValueError::out_of_range::<i64>(&ty));
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn floats_round_trip_bit_exact(bits in proptest::prelude::any::<u64>()) {
+            let v = f64::from_bits(bits);
+            let raw = encode(&v, &Type::FLOAT8).unwrap().unwrap();
+            proptest::prop_assert_eq!(binary::<f64>(&Type::FLOAT8, &raw).map(f64::to_bits), Ok(bits));
+        }
+
+        #[test]
+        fn decoders_never_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..10)) {
+            for ty in [Type::INT2, Type::INT4, Type::INT8, Type::FLOAT4, Type::FLOAT8] {
+                let _ = binary::<i64>(&ty, &raw);
+                let _ = binary::<i16>(&ty, &raw);
+                let _ = binary::<f64>(&ty, &raw);
+                let _ = text::<i32>(&ty, &raw);
+                let _ = text::<f64>(&ty, &raw);
+            }
+        }
+    }
 }
