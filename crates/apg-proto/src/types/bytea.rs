@@ -1,11 +1,13 @@
-//! `bytea` as `Vec<u8>` and `&[u8]`.
+//! `bytea` as `Vec<u8>`, `&[u8]`, `Box<[u8]>`, `Cow<[u8]>` and [`bytes::Bytes`].
 //!
 //! Binary format is the bytes themselves. Text format is the `hex` output format
 //! (`\x` then two hex digits per byte), the server default since PostgreSQL 9.0.
 
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{FromSql, IsNull, ToSql, Type, ValueError};
 
@@ -80,6 +82,70 @@ impl FromSql<'_> for Vec<u8> {
     }
 }
 
+/// Owned byte containers: written like `&[u8]`, read like `Vec<u8>` (both formats).
+macro_rules! owned_bytes {
+    ($($rust:ty),*) => {$(
+        impl ToSql for $rust {
+            fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+                (&self[..]).to_sql(ty, out)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                *ty == Type::BYTEA
+            }
+
+            fn natural_type() -> Type {
+                Type::BYTEA
+            }
+        }
+
+        impl FromSql<'_> for $rust {
+            fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+                Vec::<u8>::from_sql(ty, raw).map(Self::from)
+            }
+
+            fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+                Vec::<u8>::from_sql_text(ty, raw).map(Self::from)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                *ty == Type::BYTEA
+            }
+        }
+    )*};
+}
+
+owned_bytes!(Box<[u8]>, Bytes);
+
+impl ToSql for Cow<'_, [u8]> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        (&**self).to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::BYTEA
+    }
+
+    fn natural_type() -> Type {
+        Type::BYTEA
+    }
+}
+
+/// Borrows from the row in binary format; owns the decoded bytes in text format.
+impl<'a> FromSql<'a> for Cow<'a, [u8]> {
+    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        Ok(Cow::Borrowed(raw))
+    }
+
+    fn from_sql_text(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        Vec::<u8>::from_sql_text(ty, raw).map(Cow::Owned)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::BYTEA
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_util::encode;
@@ -107,6 +173,24 @@ mod tests {
                 Err(ValueError::Malformed { .. })
             ));
         }
+        assert_eq!(
+            encode(&Bytes::from_static(b"ab"), &Type::BYTEA)
+                .unwrap()
+                .as_deref(),
+            Some(&b"ab"[..])
+        );
+        assert_eq!(
+            Bytes::from_sql_checked(&Type::BYTEA, Format::Text, Some(b"\\x6162")),
+            Ok(Bytes::from_static(b"ab"))
+        );
+        assert_eq!(
+            Box::<[u8]>::from_sql_checked(&Type::BYTEA, Format::Binary, Some(b"ab")),
+            Ok(Box::from(&b"ab"[..]))
+        );
+        assert_eq!(
+            Cow::<[u8]>::from_sql_checked(&Type::BYTEA, Format::Binary, Some(b"ab")),
+            Ok(Cow::Borrowed(&b"ab"[..]))
+        );
         assert!(matches!(
             Vec::<u8>::from_sql_checked(&Type::TEXT, Format::Binary, Some(b"x")),
             Err(ValueError::WrongType { .. })

@@ -7,22 +7,51 @@
 //!
 //! Both traits are strict about types: each implementation says which PostgreSQL types
 //! it [`accepts`](FromSql::accepts), and a value of any other type is a
-//! [`ValueError::WrongType`], never a reinterpretation of its bytes (an `int8` parameter
-//! for an `int4` placeholder would otherwise send 8 bytes where the server reads 4).
+//! [`ValueError::WrongType`], never a reinterpretation of its bytes (an `f64` parameter
+//! for an `int8` placeholder would otherwise send IEEE 754 bits the server reads as an
+//! integer).
 //!
-//! | Rust | PostgreSQL |
-//! |---|---|
-//! | `bool` | `bool` |
-//! | `i8` | `"char"` |
-//! | `i16` | `int2` |
-//! | `i32` | `int4` |
-//! | `i64` | `int8` |
-//! | `u32` | `oid` |
-//! | `f32` | `float4` |
-//! | `f64` | `float8` |
-//! | `String`, `&str` | `text`, `varchar`, `bpchar`, `name`, `unknown` |
-//! | `Vec<u8>`, `&[u8]` | `bytea` |
-//! | `Option<T>` | NULL, or what `T` accepts |
+//! Integers convert between any of `int2`, `int4` and `int8`, both ways, checked:
+//! widening always works, narrowing fails with [`ValueError::OutOfRange`] when the
+//! value does not fit (never truncates). `f64` reads `float4` too and `f32` is also
+//! sent as `float8`; neither rounds.
+//!
+//! | PostgreSQL | Rust | Feature |
+//! |---|---|---|
+//! | `bool` | `bool` | |
+//! | `"char"` | `i8` | |
+//! | `int2`, `int4`, `int8` | `i16`, `i32`, `i64` (checked conversions) | |
+//! | `oid`, `regclass`, `regtype`, `regproc`, `regprocedure`, `regoper`, `regoperator`, `regconfig`, `regdictionary`, `regnamespace`, `regrole`, `regcollation`, `xid`, `cid` | `u32` | |
+//! | `float4` | `f32`, `f64` (read only) | |
+//! | `float8` | `f64`, `f32` (sent only) | |
+//! | `numeric` | [`Numeric`] | |
+//! | `numeric` | `rust_decimal::Decimal` | `rust_decimal` |
+//! | `text`, `varchar`, `bpchar`, `name`, `unknown` | `String`, `&str`, `Box<str>`, `Cow<str>` | |
+//! | `bytea` | `Vec<u8>`, `&[u8]`, `Box<[u8]>`, `Cow<[u8]>`, `bytes::Bytes` | |
+//! | `void` | `()` (read only) | |
+//! | `date` | [`Date`] | |
+//! | `time` | [`Time`] | |
+//! | `timetz` | [`TimeTz`] | |
+//! | `timestamp` | [`Timestamp`] | |
+//! | `timestamptz` | [`TimestampTz`], `std::time::SystemTime` | `std` for `SystemTime` |
+//! | `interval` | [`Interval`] | |
+//! | `date`, `time`, `timestamp`, `timestamptz` | `chrono::NaiveDate`, `NaiveTime`, `NaiveDateTime`, `DateTime<Utc>`, `DateTime<FixedOffset>` | `chrono` |
+//! | `date`, `time`, `timestamp`, `timestamptz` | `time::Date`, `Time`, `PrimitiveDateTime`, `OffsetDateTime` | `time` |
+//! | `uuid` | `uuid::Uuid` | `uuid` |
+//! | `json`, `jsonb` | `serde_json::Value`, `Json<T>` (any serde type) | `serde_json` |
+//! | `inet`, `cidr` | `std::net::IpAddr` (host addresses), [`IpNetwork`] | |
+//! | `macaddr`, `macaddr8` | [`MacAddr`], [`MacAddr8`] | |
+//! | `bit`, `varbit` | [`BitString`] | |
+//! | `money` | [`Money`] | |
+//! | `point`, `line`, `lseg`, `box`, `path`, `polygon`, `circle` | [`Point`], [`Line`], [`LineSegment`], [`PgBox`], [`Path`], [`Polygon`], [`Circle`] | |
+//! | `pg_lsn` | [`PgLsn`] | |
+//! | arrays of any type above | `Vec<T>`, `&[T]` (one dimension), [`Array<T>`] (any) | |
+//! | `int4range`, `int8range`, `numrange`, `daterange`, `tsrange`, `tstzrange` | [`Range<T>`] of the element's Rust type | |
+//! | NULL | `Option<T>` (also as array elements) | |
+//!
+//! Values are exchanged in binary format; [`result_format`] names the types read in
+//! binary. Text format is decoded for `bool`, the integers, `oid`, the floats, the
+//! strings, `bytea`, `numeric`, `uuid` and `json`/`jsonb`.
 //!
 //! Implement the traits for your own types to extend the mapping.
 
@@ -33,11 +62,33 @@ use bytes::BytesMut;
 
 use crate::message::Format;
 
+mod array;
 mod bytea;
+#[cfg(feature = "chrono")]
+mod chrono_impls;
+mod datetime;
+mod geo;
+#[cfg(feature = "serde_json")]
+mod json;
+mod misc;
+mod network;
+mod numeric;
 mod primitive;
+mod range;
 mod string;
+#[cfg(feature = "time")]
+mod time_impls;
 mod ty;
 
+pub use array::{Array, Dimension};
+pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
+pub use geo::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
+#[cfg(feature = "serde_json")]
+pub use json::Json;
+pub use misc::{BitString, Money, PgLsn};
+pub use network::{IpNetwork, MacAddr, MacAddr8};
+pub use numeric::{Numeric, NumericError};
+pub use range::Range;
 pub use ty::Type;
 
 /// Whether a value written by [`ToSql::to_sql`] is NULL.
@@ -123,7 +174,8 @@ impl fmt::Display for ValueError {
             ),
             Self::OutOfRange { pg_type, rust_type } => write!(
                 f,
-                "value of Rust type {rust_type} is out of range for PostgreSQL type {pg_type}"
+                "value out of range: PostgreSQL type {pg_type} and Rust type {rust_type} \
+                 cannot both hold it"
             ),
             Self::Custom(message) => f.write_str(message),
         }
@@ -137,6 +189,14 @@ impl ValueError {
     /// [`ValueError::WrongType`] for Rust type `T`.
     pub fn wrong_type<T: ?Sized>(pg_type: &Type) -> Self {
         Self::WrongType {
+            pg_type: pg_type.clone(),
+            rust_type: core::any::type_name::<T>(),
+        }
+    }
+
+    /// [`ValueError::OutOfRange`] for Rust type `T`.
+    pub fn out_of_range<T: ?Sized>(pg_type: &Type) -> Self {
+        Self::OutOfRange {
             pg_type: pg_type.clone(),
             rust_type: core::any::type_name::<T>(),
         }
@@ -303,7 +363,56 @@ pub trait FromSql<'a>: Sized {
 /// types this module decodes from binary, text otherwise (a text value can at least be
 /// read by a custom [`FromSql::from_sql_text`]).
 pub fn result_format(ty: &Type) -> Format {
+    // An array is read in binary when its elements are.
+    if let Some(element) = ty.element() {
+        return result_format(&element);
+    }
     let binary = [
+        Type::VOID,
+        Type::NUMERIC,
+        Type::DATE,
+        Type::TIME,
+        Type::TIMETZ,
+        Type::TIMESTAMP,
+        Type::TIMESTAMPTZ,
+        Type::INTERVAL,
+        Type::UUID,
+        Type::JSON,
+        Type::JSONB,
+        Type::INET,
+        Type::CIDR,
+        Type::MACADDR,
+        Type::MACADDR8,
+        Type::BIT,
+        Type::VARBIT,
+        Type::MONEY,
+        Type::POINT,
+        Type::LINE,
+        Type::LSEG,
+        Type::BOX,
+        Type::PATH,
+        Type::POLYGON,
+        Type::CIRCLE,
+        Type::PG_LSN,
+        Type::INT4_RANGE,
+        Type::INT8_RANGE,
+        Type::NUM_RANGE,
+        Type::DATE_RANGE,
+        Type::TS_RANGE,
+        Type::TSTZ_RANGE,
+        Type::REGPROC,
+        Type::REGPROCEDURE,
+        Type::REGOPER,
+        Type::REGOPERATOR,
+        Type::REGCLASS,
+        Type::REGTYPE,
+        Type::REGCONFIG,
+        Type::REGDICTIONARY,
+        Type::REGNAMESPACE,
+        Type::REGROLE,
+        Type::REGCOLLATION,
+        Type::XID,
+        Type::CID,
         Type::BOOL,
         Type::BYTEA,
         Type::CHAR,
@@ -439,10 +548,10 @@ mod tests {
     #[test]
     fn wrong_types_are_refused_before_encoding() {
         let mut out = BytesMut::new();
-        let e = 5i64.to_sql_checked(&Type::INT4, &mut out).unwrap_err();
+        let e = 5i64.to_sql_checked(&Type::TEXT, &mut out).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "PostgreSQL type int4 and Rust type i64 are not compatible"
+            "PostgreSQL type text and Rust type i64 are not compatible"
         );
         assert!(out.is_empty());
         let value: &(dyn ToSql + Sync) = &"text";
@@ -454,7 +563,10 @@ mod tests {
     #[test]
     fn result_formats() {
         assert_eq!(result_format(&Type::INT4), Format::Binary);
-        assert_eq!(result_format(&Type::NUMERIC), Format::Text);
+        assert_eq!(result_format(&Type::NUMERIC), Format::Binary);
+        assert_eq!(result_format(&Type::TSVECTOR), Format::Text);
+        assert_eq!(result_format(&Type::NUMERIC_ARRAY), Format::Binary);
+        assert_eq!(result_format(&Type::XML_ARRAY), Format::Text);
         assert_eq!(result_format(&Type::from_oid(99_999)), Format::Text);
     }
 }

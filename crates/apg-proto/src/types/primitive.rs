@@ -52,17 +52,46 @@ impl FromSql<'_> for bool {
     }
 }
 
-/// Integer-like types: binary is big-endian of the type's width; text is decimal.
+/// The integer in a binary `int2`, `int4` or `int8` value, widened to `i64`.
+fn read_int<T>(ty: &Type, raw: &[u8]) -> Result<i64, ValueError> {
+    match *ty {
+        Type::INT2 => Ok(i64::from(i16::from_be_bytes(fixed::<T, 2>(ty, raw)?))),
+        Type::INT4 => Ok(i64::from(i32::from_be_bytes(fixed::<T, 4>(ty, raw)?))),
+        Type::INT8 => Ok(i64::from_be_bytes(fixed::<T, 8>(ty, raw)?)),
+        _ => Err(ValueError::wrong_type::<T>(ty)),
+    }
+}
+
+/// Writes `value` as a binary `int2`, `int4` or `int8`, refusing values the type
+/// cannot hold.
+fn write_int<T>(value: i64, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+    let range = || ValueError::out_of_range::<T>(ty);
+    match *ty {
+        Type::INT2 => out.put_i16(i16::try_from(value).map_err(|_| range())?),
+        Type::INT4 => out.put_i32(i32::try_from(value).map_err(|_| range())?),
+        Type::INT8 => out.put_i64(value),
+        _ => return Err(ValueError::wrong_type::<T>(ty)),
+    }
+    Ok(IsNull::No)
+}
+
+fn is_int(ty: &Type) -> bool {
+    matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8)
+}
+
+/// Signed integers: each reads and writes any of `int2`, `int4` and `int8`, checking
+/// the range. Widening never fails; narrowing fails with [`ValueError::OutOfRange`]
+/// for a value that does not fit (an `i64` of 2^40 for an `int4` parameter, an `int8`
+/// column holding 2^40 read as an `i32`), never truncating.
 macro_rules! integer {
-    ($rust:ty, $pg:ident, $put:ident, $text:expr) => {
+    ($rust:ty, $pg:ident) => {
         impl ToSql for $rust {
-            fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
-                out.$put(*self);
-                Ok(IsNull::No)
+            fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+                write_int::<Self>(i64::from(*self), ty, out)
             }
 
             fn accepts(ty: &Type) -> bool {
-                *ty == Type::$pg
+                is_int(ty)
             }
 
             fn natural_type() -> Type {
@@ -72,85 +101,218 @@ macro_rules! integer {
 
         impl FromSql<'_> for $rust {
             fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
-                Ok(<$rust>::from_be_bytes(fixed::<
-                    Self,
-                    { core::mem::size_of::<$rust>() },
-                >(ty, raw)?))
+                <$rust>::try_from(read_int::<Self>(ty, raw)?)
+                    .map_err(|_| ValueError::out_of_range::<Self>(ty))
             }
 
             fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
-                if !$text {
-                    return Err(ValueError::TextFormatUnsupported {
-                        pg_type: ty.clone(),
-                        rust_type: core::any::type_name::<Self>(),
-                    });
-                }
-                text::<Self>(ty, raw)?
+                let value: i64 = text::<Self>(ty, raw)?
                     .parse()
-                    .map_err(|_| ValueError::malformed::<Self>(ty, "not a decimal integer"))
+                    .map_err(|_| ValueError::malformed::<Self>(ty, "not a decimal integer"))?;
+                <$rust>::try_from(value).map_err(|_| ValueError::out_of_range::<Self>(ty))
             }
 
             fn accepts(ty: &Type) -> bool {
-                *ty == Type::$pg
+                is_int(ty)
             }
         }
     };
 }
 
-// `"char"` prints non-ASCII bytes as octal escapes: its text form is not a number.
-integer!(i8, CHAR, put_i8, false);
-integer!(i16, INT2, put_i16, true);
-integer!(i32, INT4, put_i32, true);
-integer!(i64, INT8, put_i64, true);
-integer!(u32, OID, put_u32, true);
+integer!(i16, INT2);
+integer!(i32, INT4);
+integer!(i64, INT8);
 
-/// Floats: binary is the IEEE 754 bits, big-endian; text also spells the specials
-/// `NaN`, `Infinity` and `-Infinity`.
-macro_rules! float {
-    ($rust:ty, $pg:ident, $put:ident) => {
-        impl ToSql for $rust {
-            fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
-                out.$put(*self);
-                Ok(IsNull::No)
-            }
+/// `"char"`: one byte. Its text form prints non-ASCII bytes as octal escapes, so only
+/// binary is decoded.
+impl ToSql for i8 {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        out.put_i8(*self);
+        Ok(IsNull::No)
+    }
 
-            fn accepts(ty: &Type) -> bool {
-                *ty == Type::$pg
-            }
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::CHAR
+    }
 
-            fn natural_type() -> Type {
-                Type::$pg
-            }
-        }
-
-        impl FromSql<'_> for $rust {
-            fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
-                Ok(<$rust>::from_be_bytes(fixed::<
-                    Self,
-                    { core::mem::size_of::<$rust>() },
-                >(ty, raw)?))
-            }
-
-            fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
-                match text::<Self>(ty, raw)? {
-                    "NaN" => Ok(<$rust>::NAN),
-                    "Infinity" => Ok(<$rust>::INFINITY),
-                    "-Infinity" => Ok(<$rust>::NEG_INFINITY),
-                    s => s
-                        .parse()
-                        .map_err(|_| ValueError::malformed::<Self>(ty, "not a number")),
-                }
-            }
-
-            fn accepts(ty: &Type) -> bool {
-                *ty == Type::$pg
-            }
-        }
-    };
+    fn natural_type() -> Type {
+        Type::CHAR
+    }
 }
 
-float!(f32, FLOAT4, put_f32);
-float!(f64, FLOAT8, put_f64);
+impl FromSql<'_> for i8 {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        Ok(Self::from_be_bytes(fixed::<Self, 1>(ty, raw)?))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::CHAR
+    }
+}
+
+/// The unsigned 32-bit types: `oid`, the `reg*` aliases of `oid` (`regclass`,
+/// `regtype`, ...), `xid` and `cid`. Binary is the number; text is decoded only when it
+/// is a number (the `reg*` types print names).
+fn is_u32(ty: &Type) -> bool {
+    matches!(
+        *ty,
+        Type::OID
+            | Type::REGPROC
+            | Type::REGPROCEDURE
+            | Type::REGOPER
+            | Type::REGOPERATOR
+            | Type::REGCLASS
+            | Type::REGTYPE
+            | Type::REGCONFIG
+            | Type::REGDICTIONARY
+            | Type::REGNAMESPACE
+            | Type::REGROLE
+            | Type::REGCOLLATION
+            | Type::XID
+            | Type::CID
+    )
+}
+
+impl ToSql for u32 {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        out.put_u32(*self);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        is_u32(ty)
+    }
+
+    fn natural_type() -> Type {
+        Type::OID
+    }
+}
+
+impl FromSql<'_> for u32 {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        Ok(Self::from_be_bytes(fixed::<Self, 4>(ty, raw)?))
+    }
+
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        text::<Self>(ty, raw)?
+            .parse()
+            .map_err(|_| ValueError::malformed::<Self>(ty, "not a decimal integer"))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        is_u32(ty)
+    }
+}
+
+/// The text form of a float: decimal, or `NaN`, `Infinity`, `-Infinity`.
+fn float_text<T>(ty: &Type, raw: &[u8]) -> Result<f64, ValueError> {
+    match text::<T>(ty, raw)? {
+        "NaN" => Ok(f64::NAN),
+        "Infinity" => Ok(f64::INFINITY),
+        "-Infinity" => Ok(f64::NEG_INFINITY),
+        s => s
+            .parse()
+            .map_err(|_| ValueError::malformed::<T>(ty, "not a number")),
+    }
+}
+
+/// Floats: binary is the IEEE 754 bits, big-endian; NaN and the infinities are kept.
+/// `f32` is sent as `float4` or (exactly) `float8`; `f64` reads `float4` too, since
+/// every `float4` is exactly an `f64`, but is sent only as `float8` (rounding it to
+/// `float4` would lose digits silently).
+impl ToSql for f32 {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        if *ty == Type::FLOAT8 {
+            out.put_f64(f64::from(*self));
+        } else {
+            out.put_f32(*self);
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::FLOAT4 | Type::FLOAT8)
+    }
+
+    fn natural_type() -> Type {
+        Type::FLOAT4
+    }
+}
+
+impl FromSql<'_> for f32 {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        Ok(Self::from_be_bytes(fixed::<Self, 4>(ty, raw)?))
+    }
+
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        match text::<Self>(ty, raw)? {
+            "NaN" => Ok(Self::NAN),
+            "Infinity" => Ok(Self::INFINITY),
+            "-Infinity" => Ok(Self::NEG_INFINITY),
+            s => s
+                .parse()
+                .map_err(|_| ValueError::malformed::<Self>(ty, "not a number")),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::FLOAT4
+    }
+}
+
+impl ToSql for f64 {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        out.put_f64(*self);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::FLOAT8
+    }
+
+    fn natural_type() -> Type {
+        Type::FLOAT8
+    }
+}
+
+impl FromSql<'_> for f64 {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        if *ty == Type::FLOAT4 {
+            Ok(Self::from(f32::from_be_bytes(fixed::<Self, 4>(ty, raw)?)))
+        } else {
+            Ok(Self::from_be_bytes(fixed::<Self, 8>(ty, raw)?))
+        }
+    }
+
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        float_text::<Self>(ty, raw)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::FLOAT4 | Type::FLOAT8)
+    }
+}
+
+/// `void`, what a function returning nothing returns, as `()`.
+impl FromSql<'_> for () {
+    fn from_sql(_ty: &Type, _raw: &[u8]) -> Result<Self, ValueError> {
+        Ok(())
+    }
+
+    fn from_sql_text(_ty: &Type, _raw: &[u8]) -> Result<Self, ValueError> {
+        Ok(())
+    }
+
+    fn from_sql_null(_ty: &Type) -> Result<Self, ValueError> {
+        // `SELECT f()` of a void function is a NULL-free empty value, but a void
+        // column can also be NULL (`SELECT NULL::void`): both are "nothing".
+        Ok(())
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::VOID
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -228,7 +390,7 @@ mod tests {
         );
         assert!(matches!(
             text::<i16>(&Type::INT2, b"70000"),
-            Err(ValueError::Malformed { .. })
+            Err(ValueError::OutOfRange { .. })
         ));
         assert!(matches!(
             text::<i8>(&Type::CHAR, b"a"),
@@ -237,15 +399,94 @@ mod tests {
     }
 
     #[test]
-    fn integers_do_not_widen_or_narrow() {
+    fn integers_widen_and_narrow_checked() {
+        // Widening never fails.
+        assert_eq!(binary::<i64>(&Type::INT2, &[0xff, 0xfe]), Ok(-2));
+        assert_eq!(binary::<i32>(&Type::INT2, &[0x80, 0]), Ok(-32768));
+        assert_eq!(
+            encode(&1i16, &Type::INT8).unwrap().as_deref(),
+            Some(&[0, 0, 0, 0, 0, 0, 0, 1][..])
+        );
+        // Narrowing is checked both ways.
+        assert_eq!(
+            encode(&-5i64, &Type::INT2).unwrap().as_deref(),
+            Some(&[0xff, 0xfb][..])
+        );
+        let e = encode(&(1i64 << 40), &Type::INT4).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "value out of range: PostgreSQL type int4 and Rust type i64 cannot both hold it"
+        );
+        assert_eq!(
+            encode(&70_000i32, &Type::INT2),
+            Err(ValueError::out_of_range::<i32>(&Type::INT2))
+        );
+        assert_eq!(
+            binary::<i16>(&Type::INT4, &[0, 0, 0x7f, 0xff]),
+            Ok(i16::MAX)
+        );
+        assert_eq!(
+            binary::<i16>(&Type::INT4, &[0, 1, 0, 0]),
+            Err(ValueError::out_of_range::<i16>(&Type::INT4))
+        );
+        assert_eq!(
+            binary::<i32>(&Type::INT8, &[0, 0, 1, 0, 0, 0, 0, 0]),
+            Err(ValueError::out_of_range::<i32>(&Type::INT8))
+        );
+        assert_eq!(
+            text::<i16>(&Type::INT8, b"70000"),
+            Err(ValueError::out_of_range::<i16>(&Type::INT8))
+        );
+        // The length must match the column type, not the Rust type.
         assert!(matches!(
-            binary::<i64>(&Type::INT4, &[0, 0, 0, 1]),
+            binary::<i64>(&Type::INT4, &[0, 0, 0, 0, 0, 0, 0, 1]),
+            Err(ValueError::Malformed { .. })
+        ));
+        // Integers are not oids or floats.
+        assert!(matches!(
+            encode(&1i32, &Type::OID),
             Err(ValueError::WrongType { .. })
         ));
         assert!(matches!(
-            encode(&1i32, &Type::INT8),
+            binary::<i64>(&Type::FLOAT8, &[0; 8]),
             Err(ValueError::WrongType { .. })
         ));
+    }
+
+    #[test]
+    fn oid_and_reg_types_are_u32() {
+        for ty in [
+            Type::OID,
+            Type::REGCLASS,
+            Type::REGTYPE,
+            Type::XID,
+            Type::REGROLE,
+        ] {
+            assert_eq!(
+                encode(&4_000_000_000u32, &ty).unwrap().as_deref(),
+                Some(&4_000_000_000u32.to_be_bytes()[..])
+            );
+            assert_eq!(binary::<u32>(&ty, &[0, 0, 4, 0]), Ok(1024));
+        }
+        assert_eq!(text::<u32>(&Type::OID, b"4294967295"), Ok(u32::MAX));
+        assert!(matches!(
+            text::<u32>(&Type::REGCLASS, b"pg_class"),
+            Err(ValueError::Malformed { .. })
+        ));
+        assert!(matches!(
+            encode(&1u32, &Type::INT4),
+            Err(ValueError::WrongType { .. })
+        ));
+    }
+
+    #[test]
+    fn void_is_unit() {
+        assert_eq!(binary::<()>(&Type::VOID, &[]), Ok(()));
+        assert_eq!(
+            <()>::from_sql_checked(&Type::VOID, Format::Binary, None),
+            Ok(())
+        );
+        assert!(binary::<()>(&Type::INT4, &[]).is_err());
     }
 
     #[test]
@@ -265,9 +506,66 @@ mod tests {
             Ok(f64::NEG_INFINITY)
         );
         assert!(text::<f32>(&Type::FLOAT4, b"NaN").unwrap().is_nan());
+        // float4 widens to f64 exactly; f32 is sent as float8 exactly; f64 is not
+        // rounded to float4.
+        assert_eq!(binary::<f64>(&Type::FLOAT4, &[0x3f, 0xc0, 0, 0]), Ok(1.5));
+        assert_eq!(
+            encode(&1.5f32, &Type::FLOAT8).unwrap().as_deref(),
+            Some(&[0x3f, 0xf8, 0, 0, 0, 0, 0, 0][..])
+        );
         assert!(matches!(
-            binary::<f64>(&Type::FLOAT4, &[0; 4]),
+            encode(&1.5f64, &Type::FLOAT4),
             Err(ValueError::WrongType { .. })
         ));
+        assert!(matches!(
+            binary::<f32>(&Type::FLOAT8, &[0; 8]),
+            Err(ValueError::WrongType { .. })
+        ));
+        assert!(binary::<f64>(&Type::FLOAT8, &f64::NAN.to_be_bytes())
+            .unwrap()
+            .is_nan());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn integers_round_trip_or_refuse(v in proptest::prelude::any::<i64>()) {
+            for (ty, fits) in [
+                (Type::INT2, i16::try_from(v).is_ok()),
+                (Type::INT4, i32::try_from(v).is_ok()),
+                (Type::INT8, true),
+            ] {
+                match encode(&v, &ty) {
+                    Ok(Some(raw)) => {
+                        proptest::prop_assert!(fits);
+                        proptest::prop_assert_eq!(binary::<i64>(&ty, &raw), Ok(v));
+                        let narrow = binary::<i16>(&ty, &raw);
+                        proptest::prop_assert_eq!(narrow.is_ok(), i16::try_from(v).is_ok());
+                    }
+                    Ok(None) => proptest::prop_assert!(false, "NULL"),
+                    Err(e) => {
+                        proptest::prop_assert!(!fits);
+                        proptest::prop_assert_eq!(e, ValueError::out_of_range::<i64>(&ty));
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn floats_round_trip_bit_exact(bits in proptest::prelude::any::<u64>()) {
+            let v = f64::from_bits(bits);
+            let raw = encode(&v, &Type::FLOAT8).unwrap().unwrap();
+            proptest::prop_assert_eq!(binary::<f64>(&Type::FLOAT8, &raw).map(f64::to_bits), Ok(bits));
+        }
+
+        #[test]
+        fn decoders_never_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..10)) {
+            for ty in [Type::INT2, Type::INT4, Type::INT8, Type::FLOAT4, Type::FLOAT8] {
+                let _ = binary::<i64>(&ty, &raw);
+                let _ = binary::<i16>(&ty, &raw);
+                let _ = binary::<f64>(&ty, &raw);
+                let _ = text::<i32>(&ty, &raw);
+                let _ = text::<f64>(&ty, &raw);
+            }
+        }
     }
 }

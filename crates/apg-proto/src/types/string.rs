@@ -1,8 +1,11 @@
-//! Strings: `text`, `varchar`, `bpchar`, `name` and `unknown` as `String` and `&str`.
+//! Strings: `text`, `varchar`, `bpchar`, `name` and `unknown` as `String`, `&str`,
+//! `Box<str>` and `Cow<str>`.
 //!
 //! The binary format of these types is their text, in the client encoding (always
 //! UTF-8 for connections made by this crate), so both formats decode alike.
 
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::string::String;
 
 use bytes::{BufMut, BytesMut};
@@ -81,6 +84,63 @@ impl FromSql<'_> for String {
     }
 }
 
+impl ToSql for Box<str> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        (&**self).to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        accepts(ty)
+    }
+
+    fn natural_type() -> Type {
+        Type::TEXT
+    }
+}
+
+impl ToSql for Cow<'_, str> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        (&**self).to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        accepts(ty)
+    }
+
+    fn natural_type() -> Type {
+        Type::TEXT
+    }
+}
+
+impl FromSql<'_> for Box<str> {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        utf8::<Self>(ty, raw).map(Self::from)
+    }
+
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        utf8::<Self>(ty, raw).map(Self::from)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        accepts(ty)
+    }
+}
+
+/// Borrows from the row.
+impl<'a> FromSql<'a> for Cow<'a, str> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        utf8::<Self>(ty, raw).map(Cow::Borrowed)
+    }
+
+    fn from_sql_text(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        utf8::<Self>(ty, raw).map(Cow::Borrowed)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        accepts(ty)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_util::encode;
@@ -107,7 +167,29 @@ mod tests {
                 <&str>::from_sql_checked(&Type::NAME, format, Some(b"pg_class")),
                 Ok("pg_class")
             );
+            assert_eq!(
+                Box::<str>::from_sql_checked(&Type::TEXT, format, Some(b"b")),
+                Ok(Box::from("b"))
+            );
+            assert_eq!(
+                Cow::<str>::from_sql_checked(&Type::VARCHAR, format, Some(b"c")),
+                Ok(Cow::Borrowed("c"))
+            );
         }
+    }
+
+    #[test]
+    fn owned_and_borrowed_forms_encode_alike() {
+        let boxed: Box<str> = Box::from("é");
+        let cow: Cow<'_, str> = Cow::Owned(String::from("é"));
+        assert_eq!(
+            encode(&boxed, &Type::TEXT).unwrap().as_deref(),
+            Some("é".as_bytes())
+        );
+        assert_eq!(
+            encode(&cow, &Type::NAME).unwrap().as_deref(),
+            Some("é".as_bytes())
+        );
     }
 
     #[test]

@@ -180,6 +180,8 @@ builtin_types! {
     TSQUERY = 3615, "tsquery";
     /// `regconfig`.
     REGCONFIG = 3734, "regconfig";
+    /// `regdictionary`.
+    REGDICTIONARY = 3769, "regdictionary";
     /// `jsonb`.
     JSONB = 3802, "jsonb";
     /// `int4range`.
@@ -200,9 +202,189 @@ builtin_types! {
     REGNAMESPACE = 4089, "regnamespace";
     /// `regrole`.
     REGROLE = 4096, "regrole";
+    /// `regcollation`.
+    REGCOLLATION = 4191, "regcollation";
     /// `xid8`.
     XID8 = 5069, "xid8";
+    /// `char[]`.
+    CHAR_ARRAY = 1002, "_char";
+    /// `name[]`.
+    NAME_ARRAY = 1003, "_name";
+    /// `regproc[]`.
+    REGPROC_ARRAY = 1008, "_regproc";
+    /// `oid[]`.
+    OID_ARRAY = 1028, "_oid";
+    /// `tid[]`.
+    TID_ARRAY = 1010, "_tid";
+    /// `xid[]`.
+    XID_ARRAY = 1011, "_xid";
+    /// `cid[]`.
+    CID_ARRAY = 1012, "_cid";
+    /// `json[]`.
+    JSON_ARRAY = 199, "_json";
+    /// `xml[]`.
+    XML_ARRAY = 143, "_xml";
+    /// `point[]`.
+    POINT_ARRAY = 1017, "_point";
+    /// `lseg[]`.
+    LSEG_ARRAY = 1018, "_lseg";
+    /// `path[]`.
+    PATH_ARRAY = 1019, "_path";
+    /// `box[]`.
+    BOX_ARRAY = 1020, "_box";
+    /// `polygon[]`.
+    POLYGON_ARRAY = 1027, "_polygon";
+    /// `line[]`.
+    LINE_ARRAY = 629, "_line";
+    /// `cidr[]`.
+    CIDR_ARRAY = 651, "_cidr";
+    /// `circle[]`.
+    CIRCLE_ARRAY = 719, "_circle";
+    /// `macaddr8[]`.
+    MACADDR8_ARRAY = 775, "_macaddr8";
+    /// `money[]`.
+    MONEY_ARRAY = 791, "_money";
+    /// `macaddr[]`.
+    MACADDR_ARRAY = 1040, "_macaddr";
+    /// `inet[]`.
+    INET_ARRAY = 1041, "_inet";
+    /// `bpchar[]`.
+    BPCHAR_ARRAY = 1014, "_bpchar";
+    /// `date[]`.
+    DATE_ARRAY = 1182, "_date";
+    /// `time[]`.
+    TIME_ARRAY = 1183, "_time";
+    /// `timestamp[]`.
+    TIMESTAMP_ARRAY = 1115, "_timestamp";
+    /// `timestamptz[]`.
+    TIMESTAMPTZ_ARRAY = 1185, "_timestamptz";
+    /// `interval[]`.
+    INTERVAL_ARRAY = 1187, "_interval";
+    /// `timetz[]`.
+    TIMETZ_ARRAY = 1270, "_timetz";
+    /// `bit[]`.
+    BIT_ARRAY = 1561, "_bit";
+    /// `varbit[]`.
+    VARBIT_ARRAY = 1563, "_varbit";
+    /// `numeric[]`.
+    NUMERIC_ARRAY = 1231, "_numeric";
+    /// `refcursor[]`.
+    REFCURSOR_ARRAY = 2201, "_refcursor";
+    /// `regprocedure[]`.
+    REGPROCEDURE_ARRAY = 2207, "_regprocedure";
+    /// `regoper[]`.
+    REGOPER_ARRAY = 2208, "_regoper";
+    /// `regoperator[]`.
+    REGOPERATOR_ARRAY = 2209, "_regoperator";
+    /// `regclass[]`.
+    REGCLASS_ARRAY = 2210, "_regclass";
+    /// `regtype[]`.
+    REGTYPE_ARRAY = 2211, "_regtype";
+    /// `record[]`.
+    RECORD_ARRAY = 2287, "_record";
+    /// `cstring[]`.
+    CSTRING_ARRAY = 1263, "_cstring";
+    /// `uuid[]`.
+    UUID_ARRAY = 2951, "_uuid";
+    /// `pg_lsn[]`.
+    PG_LSN_ARRAY = 3221, "_pg_lsn";
+    /// `regconfig[]`.
+    REGCONFIG_ARRAY = 3735, "_regconfig";
+    /// `regdictionary[]`.
+    REGDICTIONARY_ARRAY = 3770, "_regdictionary";
+    /// `jsonb[]`.
+    JSONB_ARRAY = 3807, "_jsonb";
+    /// `int4range[]`.
+    INT4_RANGE_ARRAY = 3905, "_int4range";
+    /// `numrange[]`.
+    NUM_RANGE_ARRAY = 3907, "_numrange";
+    /// `tsrange[]`.
+    TS_RANGE_ARRAY = 3909, "_tsrange";
+    /// `tstzrange[]`.
+    TSTZ_RANGE_ARRAY = 3911, "_tstzrange";
+    /// `daterange[]`.
+    DATE_RANGE_ARRAY = 3913, "_daterange";
+    /// `int8range[]`.
+    INT8_RANGE_ARRAY = 3927, "_int8range";
+    /// `jsonpath[]`.
+    JSONPATH_ARRAY = 4073, "_jsonpath";
+    /// `regnamespace[]`.
+    REGNAMESPACE_ARRAY = 4090, "_regnamespace";
+    /// `regrole[]`.
+    REGROLE_ARRAY = 4097, "_regrole";
+    /// `regcollation[]`.
+    REGCOLLATION_ARRAY = 4192, "_regcollation";
+    /// `xid8[]`.
+    XID8_ARRAY = 271, "_xid8";
 }
+
+/// (array type, element type) of the built-in array types.
+const ARRAYS: &[(Oid, Oid)] = &[
+    (1000, 16),
+    (1001, 17),
+    (1002, 18),
+    (1003, 19),
+    (1005, 21),
+    (1007, 23),
+    (1008, 24),
+    (1009, 25),
+    (1028, 26),
+    (1010, 27),
+    (1011, 28),
+    (1012, 29),
+    (199, 114),
+    (143, 142),
+    (1017, 600),
+    (1018, 601),
+    (1019, 602),
+    (1020, 603),
+    (1027, 604),
+    (629, 628),
+    (651, 650),
+    (1021, 700),
+    (1022, 701),
+    (719, 718),
+    (775, 774),
+    (791, 790),
+    (1040, 829),
+    (1041, 869),
+    (1014, 1042),
+    (1015, 1043),
+    (1016, 20),
+    (1182, 1082),
+    (1183, 1083),
+    (1115, 1114),
+    (1185, 1184),
+    (1187, 1186),
+    (1270, 1266),
+    (1561, 1560),
+    (1563, 1562),
+    (1231, 1700),
+    (2201, 1790),
+    (2207, 2202),
+    (2208, 2203),
+    (2209, 2204),
+    (2210, 2205),
+    (2211, 2206),
+    (2287, 2249),
+    (1263, 2275),
+    (2951, 2950),
+    (3221, 3220),
+    (3735, 3734),
+    (3770, 3769),
+    (3807, 3802),
+    (3905, 3904),
+    (3907, 3906),
+    (3909, 3908),
+    (3911, 3910),
+    (3913, 3912),
+    (3927, 3926),
+    (4073, 4072),
+    (4090, 4089),
+    (4097, 4096),
+    (4192, 4191),
+    (271, 5069),
+];
 
 impl Type {
     /// OID 0: no type given. In a Parse message it lets the server infer the
@@ -219,6 +401,26 @@ impl Type {
         match self.0 {
             Inner::Oid(oid) => oid,
         }
+    }
+
+    /// The element type of a built-in array type (`int4` for `int4[]`); `None` for
+    /// other types.
+    pub fn element(&self) -> Option<Self> {
+        let oid = self.oid();
+        ARRAYS
+            .iter()
+            .find(|(array, _)| *array == oid)
+            .map(|&(_, element)| Self::from_oid(element))
+    }
+
+    /// The built-in array type of this element type (`int4[]` for `int4`); `None`
+    /// when there is none.
+    pub fn array(&self) -> Option<Self> {
+        let oid = self.oid();
+        ARRAYS
+            .iter()
+            .find(|(_, element)| *element == oid)
+            .map(|&(array, _)| Self::from_oid(array))
     }
 
     /// The SQL name of a built-in type (`int4`, `text`, `_int4` for `int4[]`); `None`
@@ -253,5 +455,10 @@ mod tests {
         assert_eq!(Type::from_oid(16_385).to_string(), "oid 16385");
         assert_eq!(Type::UNSPECIFIED.to_string(), "unspecified");
         assert_eq!(Type::from_oid(16_385).name(), None);
+        assert_eq!(Type::INT4_ARRAY.element(), Some(Type::INT4));
+        assert_eq!(Type::NUMERIC.array(), Some(Type::NUMERIC_ARRAY));
+        assert_eq!(Type::NUMERIC_ARRAY.to_string(), "_numeric");
+        assert_eq!(Type::INT4.element(), None);
+        assert_eq!(Type::INT4_ARRAY.array(), None);
     }
 }

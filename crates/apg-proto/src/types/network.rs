@@ -1,0 +1,274 @@
+//! Network types: `inet` and `cidr` as [`core::net::IpAddr`] and [`IpNetwork`],
+//! `macaddr` as [`MacAddr`], `macaddr8` as [`MacAddr8`].
+//!
+//! `inet`/`cidr` binary format: family (`2` IPv4, `3` IPv6), prefix length, an
+//! is-cidr flag, the address length (4 or 16), then the address.
+
+use core::fmt;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use bytes::{BufMut, BytesMut};
+
+use super::{FromSql, IsNull, ToSql, Type, ValueError};
+
+const FAMILY_V4: u8 = 2;
+const FAMILY_V6: u8 = 3;
+
+/// An IP address with a prefix length: an `inet` (a host in its network,
+/// `192.168.0.1/24`) or a `cidr` (a network, `192.168.0.0/24`).
+///
+/// ```
+/// use apg_proto::types::IpNetwork;
+///
+/// let net = IpNetwork::new("10.1.0.0".parse().unwrap(), 16).unwrap();
+/// assert_eq!(net.to_string(), "10.1.0.0/16");
+/// assert!(IpNetwork::new("10.1.0.0".parse().unwrap(), 33).is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpNetwork {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    /// `addr` with a `prefix`-bit network; `None` when the prefix is longer than the
+    /// address (32 bits for IPv4, 128 for IPv6).
+    pub fn new(addr: IpAddr, prefix: u8) -> Option<Self> {
+        (prefix <= max_prefix(&addr)).then_some(Self { addr, prefix })
+    }
+
+    /// The address.
+    pub const fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length in bits.
+    pub const fn prefix(&self) -> u8 {
+        self.prefix
+    }
+}
+
+impl fmt::Display for IpNetwork {
+    /// `address/prefix`, as PostgreSQL prints a `cidr`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+fn max_prefix(addr: &IpAddr) -> u8 {
+    match addr {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    }
+}
+
+fn is_net(ty: &Type) -> bool {
+    matches!(*ty, Type::INET | Type::CIDR)
+}
+
+fn write_net(ty: &Type, addr: IpAddr, prefix: u8, out: &mut BytesMut) {
+    let is_cidr = u8::from(*ty == Type::CIDR);
+    match addr {
+        IpAddr::V4(a) => {
+            out.put_slice(&[FAMILY_V4, prefix, is_cidr, 4]);
+            out.put_slice(&a.octets());
+        }
+        IpAddr::V6(a) => {
+            out.put_slice(&[FAMILY_V6, prefix, is_cidr, 16]);
+            out.put_slice(&a.octets());
+        }
+    }
+}
+
+fn read_net<T>(ty: &Type, raw: &[u8]) -> Result<IpNetwork, ValueError> {
+    let malformed = |reason| ValueError::malformed::<T>(ty, reason);
+    let (&[family, prefix, _is_cidr, len], addr) = raw
+        .split_first_chunk::<4>()
+        .ok_or_else(|| malformed("truncated value"))?;
+    let addr = match (family, len) {
+        (FAMILY_V4, 4) => IpAddr::V4(Ipv4Addr::from(
+            <[u8; 4]>::try_from(addr).map_err(|_| malformed("wrong address length"))?,
+        )),
+        (FAMILY_V6, 16) => IpAddr::V6(Ipv6Addr::from(
+            <[u8; 16]>::try_from(addr).map_err(|_| malformed("wrong address length"))?,
+        )),
+        _ => return Err(malformed("invalid address family or length")),
+    };
+    IpNetwork::new(addr, prefix).ok_or_else(|| malformed("prefix longer than the address"))
+}
+
+impl ToSql for IpNetwork {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        write_net(ty, self.addr, self.prefix, out);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        is_net(ty)
+    }
+
+    fn natural_type() -> Type {
+        Type::CIDR
+    }
+}
+
+impl FromSql<'_> for IpNetwork {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        read_net::<Self>(ty, raw)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        is_net(ty)
+    }
+}
+
+/// A host address: written with the full prefix (`/32`, `/128`). Reading a value with
+/// a shorter prefix fails with [`ValueError::OutOfRange`] rather than dropping it
+/// (read an [`IpNetwork`] instead).
+impl ToSql for IpAddr {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+        write_net(ty, *self, max_prefix(self), out);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        is_net(ty)
+    }
+
+    fn natural_type() -> Type {
+        Type::INET
+    }
+}
+
+impl FromSql<'_> for IpAddr {
+    fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        let net = read_net::<Self>(ty, raw)?;
+        if net.prefix != max_prefix(&net.addr) {
+            return Err(ValueError::out_of_range::<Self>(ty));
+        }
+        Ok(net.addr)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        is_net(ty)
+    }
+}
+
+macro_rules! mac {
+    ($(#[$doc:meta])* $name:ident, $n:literal, $pg:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub [u8; $n]);
+
+        impl fmt::Display for $name {
+            /// Lower-case hex bytes separated by colons, as PostgreSQL prints them.
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                for (i, b) in self.0.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(":")?;
+                    }
+                    write!(f, "{b:02x}")?;
+                }
+                Ok(())
+            }
+        }
+
+        impl ToSql for $name {
+            fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+                out.put_slice(&self.0);
+                Ok(IsNull::No)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                *ty == Type::$pg
+            }
+
+            fn natural_type() -> Type {
+                Type::$pg
+            }
+        }
+
+        impl FromSql<'_> for $name {
+            fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+                raw.try_into()
+                    .map(Self)
+                    .map_err(|_| ValueError::malformed::<Self>(ty, "wrong length for the type"))
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                *ty == Type::$pg
+            }
+        }
+    };
+}
+
+mac!(
+    /// A PostgreSQL `macaddr`: a 6-byte MAC address.
+    MacAddr,
+    6,
+    MACADDR
+);
+mac!(
+    /// A PostgreSQL `macaddr8`: an 8-byte (EUI-64) MAC address.
+    MacAddr8,
+    8,
+    MACADDR8
+);
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::encode;
+    use super::*;
+    use crate::message::Format;
+    use alloc::string::ToString;
+    use proptest::prelude::*;
+
+    #[test]
+    fn inet_and_cidr() {
+        let host: IpAddr = "192.168.0.1".parse().unwrap();
+        assert_eq!(
+            encode(&host, &Type::INET).unwrap().as_deref(),
+            Some(&[2, 32, 0, 4, 192, 168, 0, 1][..])
+        );
+        let net = IpNetwork::new("2001:db8::".parse().unwrap(), 32).unwrap();
+        let raw = encode(&net, &Type::CIDR).unwrap().unwrap();
+        assert_eq!(&raw[..4], &[3, 32, 1, 16]);
+        assert_eq!(IpNetwork::from_sql(&Type::CIDR, &raw), Ok(net));
+        assert!(matches!(
+            IpAddr::from_sql(&Type::CIDR, &raw),
+            Err(ValueError::OutOfRange { .. })
+        ));
+        for bad in [
+            &[2, 32, 0, 16, 1, 2, 3, 4][..],
+            &[2, 33, 0, 4, 1, 2, 3, 4],
+            &[9, 0, 0, 0],
+            &[2],
+        ] {
+            assert!(IpNetwork::from_sql(&Type::INET, bad).is_err());
+        }
+    }
+
+    #[test]
+    fn mac_addresses() {
+        let mac = MacAddr([8, 0, 0x2b, 1, 2, 3]);
+        assert_eq!(mac.to_string(), "08:00:2b:01:02:03");
+        let raw = encode(&mac, &Type::MACADDR).unwrap().unwrap();
+        assert_eq!(
+            MacAddr::from_sql_checked(&Type::MACADDR, Format::Binary, Some(&raw)),
+            Ok(mac)
+        );
+        assert!(MacAddr8::from_sql_checked(&Type::MACADDR8, Format::Binary, Some(&raw)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..24)) {
+            if let Ok(net) = IpNetwork::from_sql(&Type::INET, &raw) {
+                let again = encode(&net, &Type::INET).unwrap().unwrap();
+                prop_assert_eq!(IpNetwork::from_sql(&Type::INET, &again), Ok(net));
+            }
+            let _ = IpAddr::from_sql(&Type::INET, &raw);
+            let _ = MacAddr::from_sql(&Type::MACADDR, &raw);
+        }
+    }
+}
