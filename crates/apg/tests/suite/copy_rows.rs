@@ -98,7 +98,7 @@ pub async fn copy_rows_failures_insert_nothing(rt: Arc<dyn Runtime>) {
         .copy_rows(
             "strict",
             &["id", "name"],
-            [[&1i32 as &(dyn ToSql + Sync), &"a"], [&2i64, &"b"]],
+            [[&1i32 as &(dyn ToSql + Sync), &"a"], [&2.5f64, &"b"]],
         )
         .await
         .unwrap_err();
