@@ -202,7 +202,7 @@ struct Apg {
 impl Apg {
     async fn connect(url: &str) -> Result<Self> {
         let config: apg::Config = url.parse()?;
-        let client = apg_tokio::connect(&config).await?;
+        let client = apg_tokio::connect_config(&config).await?;
         client.batch_execute(TABLES).await?;
         Ok(Self {
             client,
