@@ -131,3 +131,85 @@ pub async fn copy_rows_failures_insert_nothing(rt: Arc<dyn Runtime>) {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+/// COPY in and out in text, CSV and binary, 100,000 rows each way.
+pub async fn copy_all_formats_100k(rt: Arc<dyn Runtime>) {
+    use futures_util::TryStreamExt;
+
+    const N: i32 = 100_000;
+    let client = connect(&rt).await;
+    let t = unique_name("formats");
+    client
+        .batch_execute(&format!("CREATE TEMP TABLE {t} (id int4, name text)"))
+        .await
+        .unwrap();
+    for (format, separator) in [("text", '\t'), ("csv", ',')] {
+        let mut copy = client
+            .copy_in(&format!("COPY {t} FROM STDIN (FORMAT {format})"))
+            .await
+            .unwrap();
+        let data: String = (0..N).map(|i| format!("{i}{separator}n{i}\n")).collect();
+        for chunk in data.as_bytes().chunks(100_003) {
+            copy.write(chunk).await.unwrap();
+        }
+        assert_eq!(copy.finish().await.unwrap(), 100_000, "{format}");
+    }
+    let rows: Vec<(i32, String)> = (0..N).map(|i| (i, format!("n{i}"))).collect();
+    let copied = client
+        .copy_rows(
+            &t,
+            &["id", "name"],
+            rows.iter()
+                .map(|(id, name)| [id as &(dyn ToSql + Sync), name]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(copied, 100_000);
+
+    for format in ["text", "csv"] {
+        let out = client
+            .copy_out(&format!("COPY {t} TO STDOUT (FORMAT {format})"))
+            .await
+            .unwrap();
+        let lines: usize = out
+            .map_ok(|chunk| chunk.iter().filter(|b| **b == b'\n').count())
+            .try_fold(0, |sum, n| async move { Ok(sum + n) })
+            .await
+            .unwrap();
+        assert_eq!(lines, 300_000, "{format}");
+    }
+    // Binary: the header, then tuples of (Int16 fields, (Int32 length, bytes)*), then -1.
+    let mut out = client
+        .copy_out(&format!("COPY {t} TO STDOUT (FORMAT binary)"))
+        .await
+        .unwrap();
+    let mut data = Vec::new();
+    while let Some(chunk) = out.try_next().await.unwrap() {
+        data.extend_from_slice(&chunk);
+    }
+    assert_eq!(&data[..11], b"PGCOPY\n\xff\r\n\0");
+    let mut at = 19;
+    let mut tuples = 0;
+    let mut id_sum = 0i64;
+    loop {
+        let fields = i16::from_be_bytes([data[at], data[at + 1]]);
+        at += 2;
+        if fields == -1 {
+            break;
+        }
+        assert_eq!(fields, 2);
+        for field in 0..2 {
+            let len = i32::from_be_bytes(data[at..at + 4].try_into().unwrap());
+            at += 4;
+            let len = usize::try_from(len).unwrap();
+            if field == 0 {
+                id_sum += i64::from(i32::from_be_bytes(data[at..at + 4].try_into().unwrap()));
+            }
+            at += len;
+        }
+        tuples += 1;
+    }
+    assert_eq!(at, data.len());
+    assert_eq!(tuples, 300_000);
+    assert_eq!(id_sum, 3 * (i64::from(N) * i64::from(N - 1) / 2));
+}

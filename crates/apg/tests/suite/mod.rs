@@ -102,6 +102,7 @@ macro_rules! apg_suite {
             copy_rows_loads_typed_rows,
             copy_rows_quotes_names,
             copy_rows_failures_insert_nothing,
+            copy_all_formats_100k,
             listen_and_notify_between_connections,
             channel_names_are_quoted,
             dropping_a_listener_unlistens,
