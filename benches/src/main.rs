@@ -9,13 +9,17 @@ use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use tokio::task::JoinHandle;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
 type Result<T, E = Box<dyn StdError>> = std::result::Result<T, E>;
+/// The error of a spawned task: it must be `Send`.
+type BoxError = Box<dyn StdError + Send + Sync>;
 
 // ---- measurement ---------------------------------------------------------------------
 
@@ -124,15 +128,19 @@ enum Case {
     InsertMany,
     /// A 100,000-row binary COPY FROM STDIN.
     CopyIn,
+    /// `SELECT $1::int4` from 32 tasks sharing a pool of 8 connections, one checkout
+    /// per query.
+    Pool,
 }
 
 impl Case {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Sequential,
         Self::Concurrent,
         Self::Rows,
         Self::InsertMany,
         Self::CopyIn,
+        Self::Pool,
     ];
 
     fn label(self) -> &'static str {
@@ -142,13 +150,14 @@ impl Case {
             Self::Rows => "(c) 1,000 rows -> (i32, String, f64)",
             Self::InsertMany => "(d) 1,000-row insert",
             Self::CopyIn => "(e) 100,000-row binary COPY in",
+            Self::Pool => "(f) pool_select1: 32 tasks, pool of 8, SELECT $1::int4",
         }
     }
 
     /// What one operation is, for the table.
     fn unit(self) -> &'static str {
         match self {
-            Self::Sequential | Self::Concurrent => "query",
+            Self::Sequential | Self::Concurrent | Self::Pool => "query",
             Self::Rows => "query (1,000 rows)",
             Self::InsertMany => "insert of 1,000 rows",
             Self::CopyIn => "COPY of 100,000 rows",
@@ -164,12 +173,17 @@ impl Case {
             Self::Rows => 300.0,
             Self::InsertMany => 50.0,
             Self::CopyIn => 3.0,
+            // Queries per task.
+            Self::Pool => 1_000.0,
         };
         (base * scale).round().max(1.0) as u64
     }
 }
 
 const CONCURRENT: i32 = 10_000;
+/// Tasks sharing the pool in case (f), and the pool's size.
+const POOL_TASKS: i32 = 32;
+const POOL_SIZE: usize = 8;
 const INSERT_ROWS: i32 = 1_000;
 const COPY_ROWS: i32 = 100_000;
 const ROWS_SQL: &str = "SELECT i, i::text, i::float8 FROM generate_series(1, 1000) i";
@@ -187,6 +201,11 @@ fn check(ok: bool, what: &str) -> Result<()> {
     }
 }
 
+/// [`check`] for spawned tasks, whose errors must be `Send`.
+fn check_send(ok: bool, what: &str) -> Result<(), BoxError> {
+    check(ok, what).map_err(|e| e.to_string().into())
+}
+
 /// The rows both clients insert in case (d).
 fn insert_rows() -> Vec<(i32, String)> {
     (0..INSERT_ROWS).map(|i| (i, format!("name {i}"))).collect()
@@ -196,6 +215,7 @@ fn insert_rows() -> Vec<(i32, String)> {
 
 struct Apg {
     client: apg::Client,
+    pool: apg::Pool,
     rows: Vec<(i32, String)>,
 }
 
@@ -204,8 +224,17 @@ impl Apg {
         let config: apg::Config = url.parse()?;
         let client = apg_tokio::connect_config(&config).await?;
         client.batch_execute(TABLES).await?;
+        let runtime = apg_tokio::TokioRuntime::try_current().ok_or("not on a tokio runtime")?;
+        // The defaults otherwise, including the reset sent on every return
+        // (`BENCH_POOL_RESET=off` turns it off, to see its cost).
+        let mut builder = apg::Pool::builder(config).max_size(POOL_SIZE);
+        if pool_reset_off() {
+            builder = builder.reset_query("");
+        }
+        let pool = builder.build(Arc::new(runtime))?;
         Ok(Self {
             client,
+            pool,
             rows: insert_rows(),
         })
     }
@@ -309,8 +338,53 @@ impl Apg {
                     ops,
                 })
             }
+            Case::Pool => {
+                timed(ops * u64::from(POOL_TASKS.unsigned_abs()), async {
+                    let tasks = (0..POOL_TASKS).map(|t| {
+                        let pool = self.pool.clone();
+                        tokio::spawn(async move {
+                            for i in pool_values(t, ops)? {
+                                let v: i32 = pool.query_scalar(INT_SQL, &[&i]).await?;
+                                check_send(v == i, "int4")?;
+                            }
+                            Ok::<_, BoxError>(())
+                        })
+                    });
+                    join_tasks(tasks.collect()).await
+                })
+                .await
+            }
         }
     }
+}
+
+/// The values task `t` of `POOL_TASKS` selects in case (f): distinct across tasks.
+fn pool_values(t: i32, per_task: u64) -> Result<std::ops::Range<i32>, BoxError> {
+    let n = i32::try_from(per_task).map_err(|_| "BENCH_SCALE too large")?;
+    let start = t.checked_mul(n).ok_or("BENCH_SCALE too large")?;
+    let end = start.checked_add(n).ok_or("BENCH_SCALE too large")?;
+    Ok(start..end)
+}
+
+/// Waits for every spawned task; the first failure (error or panic) is the result.
+async fn join_tasks(tasks: Vec<JoinHandle<Result<(), BoxError>>>) -> Result<()> {
+    let mut first = Ok(());
+    for task in tasks {
+        let result = match task.await {
+            Ok(r) => r.map_err(|e| e as Box<dyn StdError>),
+            Err(e) => Err(e.into()),
+        };
+        if first.is_ok() {
+            first = result;
+        }
+    }
+    first
+}
+
+/// Whether `BENCH_POOL_RESET=off`: apg's pool then sends no reset on return, as
+/// deadpool-postgres's default (`RecyclingMethod::Fast`) does not.
+fn pool_reset_off() -> bool {
+    std::env::var("BENCH_POOL_RESET").is_ok_and(|v| v == "off")
 }
 
 /// 10,000 `SELECT $1::int4` issued at once on one apg connection.
@@ -342,6 +416,7 @@ fn put_copy_row(buf: &mut Vec<u8>, i: i32, t: &str, f: f64) -> Result<()> {
 
 struct Tp {
     client: tokio_postgres::Client,
+    pool: deadpool_postgres::Pool,
     int: tokio_postgres::Statement,
     rows_stmt: tokio_postgres::Statement,
     insert: tokio_postgres::Statement,
@@ -361,8 +436,19 @@ impl Tp {
         let int = client.prepare(INT_SQL).await?;
         let rows_stmt = client.prepare(ROWS_SQL).await?;
         let insert = client.prepare(INSERT_SQL).await?;
+        // deadpool-postgres's defaults otherwise: `RecyclingMethod::Fast` (no query on
+        // return or checkout), no timeouts.
+        let manager = deadpool_postgres::Manager::from_config(
+            url.parse()?,
+            tokio_postgres::NoTls,
+            deadpool_postgres::ManagerConfig::default(),
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()?;
         Ok(Self {
             client,
+            pool,
             int,
             rows_stmt,
             insert,
@@ -481,6 +567,26 @@ impl Tp {
                     cpu,
                     ops,
                 })
+            }
+            Case::Pool => {
+                timed(ops * u64::from(POOL_TASKS.unsigned_abs()), async {
+                    let tasks = (0..POOL_TASKS).map(|t| {
+                        let pool = self.pool.clone();
+                        tokio::spawn(async move {
+                            for i in pool_values(t, ops)? {
+                                let client = pool.get().await?;
+                                // The connection's statement cache: prepared once per
+                                // connection, as apg's cache does.
+                                let st = client.prepare_cached(INT_SQL).await?;
+                                let row = client.query_one(&st, &[&i]).await?;
+                                check_send(row.try_get::<_, i32>(0)? == i, "int4")?;
+                            }
+                            Ok::<_, BoxError>(())
+                        })
+                    });
+                    join_tasks(tasks.collect()).await
+                })
+                .await
             }
         }
     }
