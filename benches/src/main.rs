@@ -226,10 +226,10 @@ impl Apg {
         client.batch_execute(TABLES).await?;
         let runtime = apg_tokio::TokioRuntime::try_current().ok_or("not on a tokio runtime")?;
         // The defaults otherwise, including the reset sent on every return
-        // (`BENCH_POOL_RESET=off` turns it off, to see its cost).
+        // (`BENCH_POOL_RESET` replaces it, to see its cost).
         let mut builder = apg::Pool::builder(config).max_size(POOL_SIZE);
-        if pool_reset_off() {
-            builder = builder.reset_query("");
+        if let Some(reset) = pool_reset() {
+            builder = builder.reset_query(reset);
         }
         let pool = builder.build(Arc::new(runtime))?;
         Ok(Self {
@@ -381,10 +381,11 @@ async fn join_tasks(tasks: Vec<JoinHandle<Result<(), BoxError>>>) -> Result<()> 
     first
 }
 
-/// Whether `BENCH_POOL_RESET=off`: apg's pool then sends no reset on return, as
-/// deadpool-postgres's default (`RecyclingMethod::Fast`) does not.
-fn pool_reset_off() -> bool {
-    std::env::var("BENCH_POOL_RESET").is_ok_and(|v| v == "off")
+/// The reset query of apg's pool from `BENCH_POOL_RESET`, if set: `off` for none (as
+/// deadpool-postgres's default, `RecyclingMethod::Fast`, sends none), else the SQL.
+fn pool_reset() -> Option<String> {
+    let v = std::env::var("BENCH_POOL_RESET").ok()?;
+    Some(if v == "off" { String::new() } else { v })
 }
 
 /// 10,000 `SELECT $1::int4` issued at once on one apg connection.
