@@ -395,10 +395,12 @@ fn transaction_pooling_with_the_cache_fails_cleanly() {
 
         // Outside a transaction, the statement is prepared again on whichever server
         // connection runs it: correct results.
+        let prepared = cached.__stats().statements_prepared;
         for i in 0..5i32 {
             let n: i32 = cached.query_scalar(sql, &[&i]).await.unwrap();
             assert_eq!(n, i * 3);
         }
+        assert!(cached.__stats().statements_prepared > prepared);
         held.commit().await.unwrap();
 
         // A fresh client caches a statement, then uses it inside a transaction on
@@ -417,16 +419,17 @@ fn transaction_pooling_with_the_cache_fails_cleanly() {
             .await
             .unwrap();
         assert_eq!(held_pid, pid, "PgBouncer reused the idle server connection");
+        let prepared = fresh.__stats().statements_prepared;
         let tx = fresh.transaction().await.unwrap();
         let result = tx.query(sql, &[&2i32]).await;
         let err = result.expect_err("the cached statement is not on this server connection");
-        assert!(
-            matches!(
-                err.code(),
-                Some(SqlState::InvalidSqlStatementName | SqlState::InFailedSqlTransaction)
-            ),
+        assert_eq!(
+            err.code(),
+            Some(SqlState::InvalidSqlStatementName),
             "{err:?}"
         );
+        // Not prepared again inside the failed transaction.
+        assert_eq!(fresh.__stats().statements_prepared, prepared);
         assert!(tx.is_failed());
         tx.rollback().await.unwrap();
         held.commit().await.unwrap();
