@@ -1,7 +1,17 @@
 //! PgBouncer in front of a throwaway cluster: it starts, answers through both
 //! pool modes, and goes away when dropped.
 
+use std::env;
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
 use apg_testkit::{Cluster, PgBouncer, PoolMode};
+
+const CHILD_ENV: &str = "APG_TESTKIT_PGBOUNCER_CHILD";
+const MARKER: &str = "APG-PGBOUNCER-CHILD";
 
 fn installed() -> bool {
     let found = PgBouncer::is_installed();
@@ -31,7 +41,7 @@ fn answers_queries_in_both_modes_and_stops_on_drop() {
         let port = bouncer.port();
         drop(bouncer);
         // Nothing listens on its port any more.
-        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+        assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
     }
 }
 
@@ -53,4 +63,71 @@ fn server_errors_come_through() {
         Some("2")
     );
     assert!(bouncer.read_log().unwrap().contains("listening"));
+}
+
+/// Runs in the child process of `killed_test_process_takes_pgbouncer_along` only.
+#[test]
+fn child_helper() {
+    if env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let bouncer = PgBouncer::start(Cluster::shared().unwrap(), PoolMode::Session).unwrap();
+    println!("{MARKER} {} {}", bouncer.port(), bouncer.pid().unwrap());
+    // Wait to be killed; the parent sends SIGKILL, so no destructor runs.
+    thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn killed_test_process_takes_pgbouncer_along() {
+    if !installed() {
+        return;
+    }
+    let mut child = Command::new(env::current_exe().unwrap())
+        .args(["--exact", "child_helper", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains(MARKER))
+        .expect("the child reports its PgBouncer");
+    let mut words = line.rsplit(' ');
+    let pid: u32 = words.next().unwrap().parse().unwrap();
+    let port: u16 = words.next().unwrap().parse().unwrap();
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let gone = |pid: u32| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    };
+    while !gone(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "PgBouncer {pid} outlived its test process"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    let prefix = format!("apg-testkit-pgbouncer-{}-", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = std::fs::read_dir("/tmp")
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix));
+        if !left {
+            break;
+        }
+        assert!(Instant::now() < deadline, "its directory was not deleted");
+        thread::sleep(Duration::from_millis(100));
+    }
 }
