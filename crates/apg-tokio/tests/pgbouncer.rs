@@ -262,6 +262,60 @@ fn errors_leave_the_connection_usable() {
 }
 
 #[test]
+fn cancel_goes_through_pgbouncer() {
+    with_bouncer(PoolMode::Transaction, |rt, bouncer| async move {
+        let client = connect(&rt, &bouncer, 0).await;
+        // PgBouncer hands out its own key and forwards the request to the server
+        // connection the client is using at that moment.
+        let token = client.cancel_token().expect("a cancel key");
+        let slow = {
+            let client = client.clone();
+            tokio::spawn(async move { client.query("SELECT pg_sleep(30)", &[]).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel().await.unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(10), slow)
+            .await
+            .expect("cancelled within 10 s")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.code(), Some(SqlState::QueryCanceled), "{err}");
+        let n: i32 = client
+            .query_scalar("SELECT $1::int4", &[&1i32])
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    });
+}
+
+#[test]
+fn pgbouncer_own_errors_are_reported() {
+    with_bouncer(PoolMode::Transaction, |rt, bouncer| async move {
+        // PgBouncer itself refuses a user missing from its auth file; its errors lack
+        // the non-localized severity field.
+        let mut config = config(&bouncer, 0);
+        config.user = Some("apg_bouncer_nobody".to_owned());
+        let err = Client::connect(&config, Arc::clone(&rt))
+            .await
+            .expect_err("an unknown user is refused");
+        let db = err.as_db_error().unwrap_or_else(|| panic!("{err:?}"));
+        assert_eq!(db.severity(), "FATAL", "{err:?}");
+        // 1.18 reports it as a protocol violation.
+        assert_eq!(db.code(), SqlState::ProtocolViolation, "{err:?}");
+        assert!(db.message().contains("authentication failed"), "{err:?}");
+        // And a database the server does not have.
+        let mut config = self::config(&bouncer, 0);
+        config.dbname = Some("apg_bouncer_no_such_db".to_owned());
+        let err = Client::connect(&config, rt)
+            .await
+            .expect_err("an unknown database is refused");
+        let db = err.as_db_error().unwrap_or_else(|| panic!("{err:?}"));
+        assert_eq!(db.severity(), "FATAL", "{err:?}");
+        assert!(db.message().contains("does not exist"), "{err:?}");
+    });
+}
+
+#[test]
 fn query_stream_inside_a_transaction() {
     with_bouncer(PoolMode::Transaction, |rt, bouncer| async move {
         let client = connect(&rt, &bouncer, 0).await;
