@@ -104,14 +104,19 @@ impl PgBouncer {
         let run_dir = bouncer.run_dir();
         create_owned(&run_dir, run_as.as_ref())?;
         bouncer.watchdog = Some(spawn_watchdog(&bouncer.root, &run_dir)?);
-        let mut last = None;
-        for _ in 0..ATTEMPTS {
+        let mut attempt = 1;
+        loop {
             match bouncer.try_start(&binary, cluster, run_as.as_ref()) {
                 Ok(()) => return Ok(bouncer),
-                Err(err) => last = Some(err),
+                // Another process bound the port between our check and PgBouncer's
+                // bind: try a new port. Anything else will not get better.
+                Err(err) if attempt < ATTEMPTS && bouncer.port_was_taken() => {
+                    drop(err);
+                    attempt += 1;
+                }
+                Err(err) => return Err(err),
             }
         }
-        Err(last.unwrap_or_else(|| Error::Unsupported("PgBouncer did not start".into())))
     }
 
     /// Whether a `pgbouncer` binary can be found, so tests can skip
@@ -142,6 +147,16 @@ impl PgBouncer {
         run_as: Option<&RunAs>,
     ) -> Result<(), Error> {
         let port = free_port()?;
+        // A fresh log per attempt, so that `port_was_taken` reads this one only.
+        match fs::remove_file(self.log_path()) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(Error::io(
+                    format!("removing {}", self.log_path().display()),
+                    e,
+                ))
+            }
+            _ => {}
+        }
         let ini = self.root.join("pgbouncer.ini");
         let userlist = self.root.join("userlist.txt");
         // With `trust`, PgBouncer still only admits users listed here.
@@ -199,6 +214,10 @@ impl PgBouncer {
             }
             thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn port_was_taken(&self) -> bool {
+        fs::read_to_string(self.log_path()).is_ok_and(|log| log.contains("in use"))
     }
 
     fn server_error(&self, message: &str) -> Error {
