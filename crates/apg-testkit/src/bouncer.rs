@@ -53,12 +53,48 @@ impl PoolMode {
     }
 }
 
+/// Options for [`PgBouncer`]: [`PgBouncer::builder`].
+///
+/// ```no_run
+/// use apg_testkit::{Cluster, PgBouncer, PoolMode};
+///
+/// // Room for the whole integration suite's connections in session pooling.
+/// let bouncer = PgBouncer::builder(PoolMode::Session)
+///     .pool_size(50)
+///     .start(Cluster::shared()?)?;
+/// # Ok::<(), apg_testkit::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgBouncerBuilder {
+    mode: PoolMode,
+    pool_size: u32,
+}
+
+impl PgBouncerBuilder {
+    /// Server connections per database and user (`default_pool_size`);
+    /// [`DEFAULT_POOL_SIZE`] unless set. At least 1.
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// Starts PgBouncer in front of `cluster` and waits until it answers
+    /// queries.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgBouncer::start`].
+    pub fn start(self, cluster: &Cluster) -> Result<PgBouncer, Error> {
+        PgBouncer::start_with(cluster, &self)
+    }
+}
+
 /// A running PgBouncer in front of a [`Cluster`], stopped when dropped.
 ///
 /// It listens on a free port of `127.0.0.1` with `auth_type = trust` for the
 /// superuser `postgres`, forwards every database name to the cluster, and
 /// keeps at most [`DEFAULT_POOL_SIZE`] server connections per database and
-/// user. Like the cluster, it runs as an unprivileged user when the tests run
+/// user (see [`PgBouncer::builder`] for more). Like the cluster, it runs as an unprivileged user when the tests run
 /// as root, and a watchdog stops it if the test process dies without dropping
 /// it.
 ///
@@ -76,6 +112,7 @@ pub struct PgBouncer {
     root: PathBuf,
     port: u16,
     mode: PoolMode,
+    pool_size: u32,
     child: Option<Child>,
     watchdog: Option<Child>,
 }
@@ -91,13 +128,26 @@ impl PgBouncer {
     /// [`Error::Server`] (with its log's tail) when it does not come up, and
     /// [`Error::Io`] for file system failures.
     pub fn start(cluster: &Cluster, mode: PoolMode) -> Result<Self, Error> {
+        Self::builder(mode).start(cluster)
+    }
+
+    /// Options beyond the pool mode, such as the pool size.
+    pub fn builder(mode: PoolMode) -> PgBouncerBuilder {
+        PgBouncerBuilder {
+            mode,
+            pool_size: DEFAULT_POOL_SIZE,
+        }
+    }
+
+    fn start_with(cluster: &Cluster, options: &PgBouncerBuilder) -> Result<Self, Error> {
         let binary = find_binary()?;
         let run_as = run_as()?;
         let root = make_root(run_as.as_ref())?;
         let mut bouncer = Self {
             root,
             port: 0,
-            mode,
+            mode: options.mode,
+            pool_size: options.pool_size,
             child: None,
             watchdog: None,
         };
@@ -168,6 +218,7 @@ impl PgBouncer {
                 cluster,
                 port,
                 self.mode,
+                self.pool_size,
                 &userlist,
                 &self.log_path(),
                 &self.run_dir().join("pgbouncer.pid"),
@@ -328,6 +379,7 @@ fn ini_text(
     cluster: &Cluster,
     port: u16,
     mode: PoolMode,
+    pool_size: u32,
     userlist: &Path,
     log: &Path,
     pidfile: &Path,
@@ -346,7 +398,7 @@ fn ini_text(
          auth_file = {userlist}\n\
          admin_users = {SUPERUSER}\n\
          pool_mode = {mode}\n\
-         default_pool_size = {DEFAULT_POOL_SIZE}\n\
+         default_pool_size = {pool_size}\n\
          max_client_conn = 200\n\
          ; Clients queue for a server connection rather than fail quickly.\n\
          query_wait_timeout = 60\n\

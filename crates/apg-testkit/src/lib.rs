@@ -75,7 +75,7 @@ mod users;
 mod wire;
 
 pub use bindir::BINDIR_ENV;
-pub use bouncer::{PgBouncer, PoolMode, DEFAULT_POOL_SIZE, PGBOUNCER_ENV};
+pub use bouncer::{PgBouncer, PgBouncerBuilder, PoolMode, DEFAULT_POOL_SIZE, PGBOUNCER_ENV};
 pub use cluster::{Cluster, ClusterBuilder, StopMode, DEFAULT_START_TIMEOUT};
 pub use error::{DbError, Error};
 pub use server::{external_url, server, Server, URL_ENV};

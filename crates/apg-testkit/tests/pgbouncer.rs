@@ -46,6 +46,24 @@ fn answers_queries_in_both_modes_and_stops_on_drop() {
 }
 
 #[test]
+fn builder_sets_the_pool_size() {
+    if !installed() {
+        return;
+    }
+    let bouncer = PgBouncer::builder(PoolMode::Session)
+        .pool_size(7)
+        .start(Cluster::shared().unwrap())
+        .unwrap();
+    assert_eq!(bouncer.pool_mode(), PoolMode::Session);
+    assert_eq!(
+        bouncer.query("SELECT 1").unwrap()[0][0].as_deref(),
+        Some("1")
+    );
+    let log = bouncer.read_log().unwrap();
+    assert!(log.contains("listening"), "{log}");
+}
+
+#[test]
 fn server_errors_come_through() {
     if !installed() {
         return;
