@@ -402,8 +402,10 @@ fn ini_text(
          max_client_conn = 200\n\
          ; Clients queue for a server connection rather than fail quickly.\n\
          query_wait_timeout = 60\n\
-         ; Drivers commonly send these; PgBouncer refuses unknown ones.\n\
-         ignore_startup_parameters = extra_float_digits,options,search_path\n\
+         ; PgBouncer refuses start-up parameters it does not know. Only this\n\
+         ; harmless one (sent by many drivers) is dropped: ignoring `options` or\n\
+         ; settings would lose them silently instead of failing clearly.\n\
+         ignore_startup_parameters = extra_float_digits\n\
          logfile = {log}\n\
          pidfile = {pidfile}\n",
         host = cluster.host(),

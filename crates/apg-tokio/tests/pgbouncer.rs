@@ -316,6 +316,25 @@ fn pgbouncer_own_errors_are_reported() {
 }
 
 #[test]
+fn startup_settings_are_refused_clearly() {
+    with_bouncer(PoolMode::Transaction, |rt, bouncer| async move {
+        // PgBouncer 1.18 forwards only the parameters it tracks; `options` and other
+        // settings fail the connection rather than being dropped silently.
+        let mut config = config(&bouncer, 0);
+        config.options = Some("-c statement_timeout=12345".to_owned());
+        let err = Client::connect(&config, rt)
+            .await
+            .expect_err("options are refused");
+        let db = err.as_db_error().unwrap_or_else(|| panic!("{err:?}"));
+        assert_eq!(db.code(), SqlState::ProtocolViolation, "{err:?}");
+        assert!(
+            db.message().contains("unsupported startup parameter"),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
 fn query_stream_inside_a_transaction() {
     with_bouncer(PoolMode::Transaction, |rt, bouncer| async move {
         let client = connect(&rt, &bouncer, 0).await;
