@@ -37,6 +37,7 @@
 //! | `APG_TEST_URL`, else `DATABASE_URL` | use this server; [`server()`] starts nothing |
 //! | `APG_TEST_PG_BINDIR` | directory with `initdb`, `postgres` and `pg_ctl` (e.g. an unpacked PostgreSQL 12–18 build); otherwise `PATH`, `pg_config --bindir` and `/usr/lib/postgresql/*/bin` are searched |
 //! | `TMPDIR` | where cluster directories are created |
+//! | `APG_TEST_PGBOUNCER` | the `pgbouncer` binary for [`PgBouncer`]; otherwise `PATH`, `/usr/sbin` and `/usr/local/bin` are searched |
 //!
 //! When the tests run as root, the server programs run as the `postgres` user
 //! (or a system user `apg-testkit`, created on first use), because PostgreSQL
@@ -61,6 +62,7 @@
 )]
 
 mod bindir;
+mod bouncer;
 mod cluster;
 mod crypto;
 mod error;
@@ -73,6 +75,7 @@ mod users;
 mod wire;
 
 pub use bindir::BINDIR_ENV;
+pub use bouncer::{PgBouncer, PgBouncerBuilder, PoolMode, DEFAULT_POOL_SIZE, PGBOUNCER_ENV};
 pub use cluster::{Cluster, ClusterBuilder, StopMode, DEFAULT_START_TIMEOUT};
 pub use error::{DbError, Error};
 pub use server::{external_url, server, Server, URL_ENV};
