@@ -109,6 +109,8 @@ pub(crate) enum Access {
 pub(crate) struct State {
     pub(crate) conn: Connection,
     slots: HashMap<RequestId, Slot, BuildHasherDefault<IdHasher>>,
+    /// Emptied response queues, handed to new requests: a query then allocates none.
+    spare_queues: Vec<VecDeque<Response>>,
     driver_waker: Option<Waker>,
     /// Why the connection closed; set once, shared by every error reporting it.
     close_cause: Option<Arc<Error>>,
@@ -188,6 +190,7 @@ impl Shared {
             state: Mutex::new(State {
                 conn,
                 slots: HashMap::default(),
+                spare_queues: Vec::new(),
                 driver_waker: None,
                 close_cause: None,
                 closed: false,
@@ -416,7 +419,31 @@ impl Shared {
 impl State {
     /// Creates the response slot of a request just sent.
     pub(crate) fn register(&mut self, id: RequestId) {
-        self.slots.insert(id, Slot::default());
+        let slot = Slot {
+            queue: self.spare_queues.pop().unwrap_or_default(),
+            ..Slot::default()
+        };
+        self.slots.insert(id, slot);
+    }
+
+    /// Keeps an emptied queue for a later request (a bounded number of modest ones).
+    fn recycle_queue(&mut self, mut queue: VecDeque<Response>) {
+        const SPARE_QUEUES: usize = 64;
+        const SPARE_CAPACITY: usize = 64;
+        if queue.capacity() > 0
+            && queue.capacity() <= SPARE_CAPACITY
+            && self.spare_queues.len() < SPARE_QUEUES
+        {
+            queue.clear();
+            self.spare_queues.push(queue);
+        }
+    }
+
+    /// Removes request `id`'s slot, keeping its queue for reuse.
+    fn remove_slot(&mut self, id: RequestId) {
+        if let Some(slot) = self.slots.remove(&id) {
+            self.recycle_queue(slot.queue);
+        }
     }
 
     /// Creates a bounded response slot (see [`Slot::bounded`]).
@@ -652,7 +679,8 @@ impl Responses {
             return Poll::Ready(Item::Response(r));
         }
         if let Some(outcome) = slot.done {
-            st.slots.remove(&self.id);
+            st.remove_slot(self.id);
+            st.recycle_queue(std::mem::take(&mut self.buf));
             self.finished = true;
             self.done = Some(outcome);
             return Poll::Ready(Item::Done(outcome));
@@ -684,7 +712,7 @@ impl Drop for Responses {
     fn drop(&mut self) {
         if !self.finished {
             let mut st = self.shared.lock();
-            st.slots.remove(&self.id);
+            st.remove_slot(self.id);
             st.conn.discard(self.id);
             let driver = st.resume_reading();
             drop(st);
