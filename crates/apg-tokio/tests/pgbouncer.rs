@@ -334,6 +334,104 @@ fn startup_settings_are_refused_clearly() {
     });
 }
 
+/// Runs `steps` on one client while three others keep the pool's server connections
+/// busy, and checks every answer the others get (a stray response would shift them).
+async fn copy_under_load<F, Fut>(rt: &Arc<dyn apg::Runtime>, bouncer: &PgBouncer, steps: F)
+where
+    F: Fn(Client, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let client = connect(rt, bouncer, 0).await;
+    let t = unique_name("apg_bouncer_copy");
+    client
+        .batch_execute(&format!("CREATE TABLE {t} (id int4)"))
+        .await
+        .unwrap();
+    let mut busy = Vec::new();
+    for _ in 0..3 {
+        let other = connect(rt, bouncer, 0).await;
+        busy.push(tokio::spawn(async move {
+            for i in 0..200i32 {
+                let n: i32 = other.query_scalar("SELECT $1::int4", &[&i]).await.unwrap();
+                assert_eq!(n, i, "another client's answer");
+            }
+        }));
+    }
+    for round in 0..10 {
+        tokio::time::timeout(Duration::from_secs(10), steps(client.clone(), t.clone()))
+            .await
+            .unwrap_or_else(|_| panic!("round {round} hung"));
+    }
+    for task in busy {
+        task.await.unwrap();
+    }
+    client
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
+}
+
+#[test]
+fn copy_failures_under_load() {
+    with_bouncer(PoolMode::Transaction, |rt, bouncer| async move {
+        copy_under_load(&rt, &bouncer, |client, t| async move {
+            // Bad data: the error comes from finish.
+            let mut copy = client
+                .copy_in(&format!("COPY {t} FROM STDIN"))
+                .await
+                .unwrap();
+            copy.write(b"1\nnot a number\n2\n").await.unwrap();
+            let e = copy.finish().await.unwrap_err();
+            assert_eq!(e.code(), Some(SqlState::InvalidTextRepresentation));
+            // Aborted.
+            let mut copy = client
+                .copy_in(&format!("COPY {t} FROM STDIN"))
+                .await
+                .unwrap();
+            copy.write(b"1\n").await.unwrap();
+            copy.abort("changed my mind").await.unwrap();
+            // No such table.
+            let e = client
+                .copy_in("COPY apg_bouncer_no_such_table FROM STDIN")
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), Some(SqlState::UndefinedTable));
+            let count: i64 = client
+                .query_scalar(&format!("SELECT count(*) FROM {t}"), &[])
+                .await
+                .unwrap();
+            assert_eq!(count, 0);
+        })
+        .await;
+    });
+}
+
+/// Dropping an unfinished `CopyInWriter` (unlike `abort`, which waits for the answer)
+/// leaves the CopyFail to go out with the next request. Through PgBouncer 1.18 in
+/// transaction pooling, other clients then get answers that are not theirs and
+/// requests hang. The likely cause: PgBouncer hands the server connection to another
+/// client at the COPY's ReadyForQuery while the next request is already on it.
+#[test]
+#[ignore = "fails through PgBouncer 1.18 in transaction pooling: answers shift between clients"]
+fn dropped_copy_under_load() {
+    with_bouncer(PoolMode::Transaction, |rt, bouncer| async move {
+        copy_under_load(&rt, &bouncer, |client, t| async move {
+            let mut copy = client
+                .copy_in(&format!("COPY {t} FROM STDIN"))
+                .await
+                .unwrap();
+            copy.write(b"1\n").await.unwrap();
+            drop(copy);
+            let count: i64 = client
+                .query_scalar(&format!("SELECT count(*) FROM {t}"), &[])
+                .await
+                .unwrap();
+            assert_eq!(count, 0);
+        })
+        .await;
+    });
+}
+
 #[test]
 fn query_stream_inside_a_transaction() {
     with_bouncer(PoolMode::Transaction, |rt, bouncer| async move {
