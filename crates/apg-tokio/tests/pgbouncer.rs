@@ -407,12 +407,11 @@ fn copy_failures_under_load() {
 }
 
 /// Dropping an unfinished `CopyInWriter` (unlike `abort`, which waits for the answer)
-/// leaves the CopyFail to go out with the next request. Through PgBouncer 1.18 in
-/// transaction pooling, other clients then get answers that are not theirs and
-/// requests hang. The likely cause: PgBouncer hands the server connection to another
-/// client at the COPY's ReadyForQuery while the next request is already on it.
+/// sends its CopyFail while other requests are waiting behind the COPY. Those used to
+/// be written right behind the CopyFail, and PgBouncer 1.18 in transaction pooling
+/// then gave other clients answers that were not theirs. The core now holds them until
+/// the COPY's ReadyForQuery.
 #[test]
-#[ignore = "fails through PgBouncer 1.18 in transaction pooling: answers shift between clients"]
 fn dropped_copy_under_load() {
     with_bouncer(PoolMode::Transaction, |rt, bouncer| async move {
         copy_under_load(&rt, &bouncer, |client, t| async move {

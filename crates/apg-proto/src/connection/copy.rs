@@ -56,7 +56,7 @@ impl Connection {
     }
 
     fn end_copy_in(&mut self, id: RequestId) {
+        // Later requests still wait for the COPY's answer (see `copy_barrier`).
         self.pipeline.copy_closed(id);
-        self.release_behind_copy();
     }
 }

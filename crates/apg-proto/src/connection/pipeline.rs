@@ -127,6 +127,12 @@ pub(super) struct Pipeline {
     /// a second waits). Kept here rather than found among `requests`, because every
     /// request encoded asks for it.
     open_copy: Option<RequestId>,
+    /// The COPY FROM STDIN that later requests wait behind: from when it is sent until
+    /// its ReadyForQuery, not only until its CopyDone or CopyFail is written. A request
+    /// pipelined right behind the end of a COPY is where middleware goes wrong (PgBouncer
+    /// 1.18 in transaction pooling answered other clients with its results); waiting for
+    /// the COPY's answer costs one round trip after a COPY and nothing elsewhere.
+    copy_barrier: Option<RequestId>,
     /// Encoded requests sent while a COPY FROM STDIN is taking data: the server would
     /// read them as COPY data, so they wait until the COPY ends.
     pub(super) behind_copy: BytesMut,
@@ -154,6 +160,7 @@ impl Pipeline {
         }
         if request.copy_in {
             self.open_copy = Some(request.id);
+            self.copy_barrier = Some(request.id);
         }
         self.requests.push_back(request);
     }
@@ -182,6 +189,7 @@ impl Pipeline {
         self.steps.clear();
         self.closing_queued = 0;
         self.open_copy = None;
+        self.copy_barrier = None;
         all
     }
 
@@ -253,8 +261,9 @@ impl Connection {
         } else {
             self.done(req.id, req.discarded, outcome);
         }
-        if self.pipeline.open_copy == Some(req.id) {
-            self.pipeline.copy_closed(req.id);
+        self.pipeline.copy_closed(req.id);
+        if self.pipeline.copy_barrier == Some(req.id) {
+            self.pipeline.copy_barrier = None;
             self.release_behind_copy();
         }
     }
@@ -495,7 +504,6 @@ impl Connection {
         if !step.closes_group() {
             self.skip_to_sync(id);
         }
-        self.release_behind_copy();
         Ok(())
     }
 
@@ -555,16 +563,21 @@ impl Connection {
 
     /// Where the bytes of a new request go.
     pub(super) fn target_buf(&mut self) -> &mut BytesMut {
-        if self.copy_in_open().is_some() {
+        if self.pipeline.copy_barrier.is_some() {
             &mut self.pipeline.behind_copy
         } else {
             self.request_buf()
         }
     }
 
-    /// Requests held behind a COPY FROM STDIN may go once it has ended.
+    /// Whether a COPY FROM STDIN holds back later requests (until its ReadyForQuery).
+    pub(super) fn copy_in_progress(&self) -> bool {
+        self.pipeline.copy_barrier.is_some()
+    }
+
+    /// Requests held behind a COPY FROM STDIN may go once it is complete.
     pub(super) fn release_behind_copy(&mut self) {
-        if self.copy_in_open().is_some() || self.pipeline.behind_copy.is_empty() {
+        if self.pipeline.copy_barrier.is_some() || self.pipeline.behind_copy.is_empty() {
             return;
         }
         let behind = self.pipeline.behind_copy.split();

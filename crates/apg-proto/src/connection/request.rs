@@ -46,7 +46,7 @@ impl<'a> Request<'a> {
 
 impl Connection {
     pub(super) fn send_simple(&mut self, request: Request<'_>) -> Result<RequestId, UsageError> {
-        if request.copy_in && self.copy_in_open().is_some() {
+        if request.copy_in && self.copy_in_progress() {
             // Its data would have to wait behind the open COPY's, interleaved with other
             // requests; the caller waits instead.
             return Err(UsageError::CopyInProgress);

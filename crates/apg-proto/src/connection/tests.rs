@@ -1115,7 +1115,7 @@ fn copy_in_response() -> CopyInResponse {
 }
 
 #[test]
-fn copy_in_holds_later_requests_until_done() {
+fn copy_in_holds_later_requests_until_it_is_answered() {
     let (mut conn, mut server) = connected();
     let copy = conn.send(Request::copy_in("COPY t FROM STDIN")).unwrap();
     conn.copy_data(copy, b"1\n2\n").unwrap();
@@ -1131,20 +1131,29 @@ fn copy_in_holds_later_requests_until_done() {
     ));
     conn.copy_data(copy, b"3\n").unwrap();
     conn.copy_done(copy).unwrap();
+    // Nothing is pipelined behind the end of the COPY: middleware (PgBouncer in
+    // transaction pooling) mishandles requests right behind a CopyDone or CopyFail.
     let msgs = messages(sent(&mut conn, &mut server));
     assert!(matches!(
         &msgs[..],
-        [
-            FrontendMessage::CopyData(_),
-            FrontendMessage::CopyDone(_),
-            FrontendMessage::Query(_)
-        ]
+        [FrontendMessage::CopyData(_), FrontendMessage::CopyDone(_)]
     ));
     assert_eq!(conn.copy_data(copy, b"4\n"), Err(UsageError::NotCopyingIn));
+    assert_eq!(
+        conn.send(Request::copy_in("COPY u FROM STDIN")),
+        Err(UsageError::CopyInProgress)
+    );
     server
         .send(copy_in_response())
         .command_complete("COPY 3")
-        .ready(TransactionStatus::Idle)
+        .ready(TransactionStatus::Idle);
+    deliver(&mut conn, &mut server).unwrap();
+    // The COPY's ReadyForQuery releases the request held behind it.
+    assert!(matches!(
+        &messages(sent(&mut conn, &mut server))[..],
+        [FrontendMessage::Query(_)]
+    ));
+    server
         .command_complete("SELECT 0")
         .ready(TransactionStatus::Idle);
     deliver(&mut conn, &mut server).unwrap();
