@@ -485,8 +485,10 @@ pub async fn concurrent_queries_are_pipelined(rt: Arc<dyn Runtime>) {
     // load), so the test checks what pipelining means instead: many queries on the wire
     // at once, and fewer writes than queries.
     assert!(writes < 1000, "1000 queries took {writes} writes");
+    // Without pipelining there is never more than one. How many more depends on how
+    // fast the server answers while the rest are encoded (usually hundreds).
     assert!(
-        after.max_in_flight >= 20,
+        after.max_in_flight >= 4,
         "at most {} queries were in flight at once",
         after.max_in_flight
     );
