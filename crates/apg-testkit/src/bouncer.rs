@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::privs::{run_as, RunAs};
-use crate::process::{is_alive, signal, wait_child};
+use crate::process::{self, is_alive, signal, wait_child};
 use crate::wire::{Client, Endpoint, Login};
 use crate::{Cluster, Error, Row, SUPERUSER};
 
@@ -153,7 +153,16 @@ impl PgBouncer {
         };
         let run_dir = bouncer.run_dir();
         create_owned(&run_dir, run_as.as_ref())?;
-        bouncer.watchdog = Some(spawn_watchdog(&bouncer.root, &run_dir)?);
+        bouncer.watchdog = Some(process::spawn_watchdog(
+            &bouncer.root,
+            &process::WatchedServer {
+                work_dir: &run_dir,
+                pid_file: "pgbouncer.pid",
+                // PgBouncer 1.18 ignores SIGQUIT; SIGTERM is its immediate shutdown.
+                signal: "TERM",
+                grace_tenths: 50,
+            },
+        )?);
         let mut attempt = 1;
         loop {
             match bouncer.try_start(&binary, cluster, run_as.as_ref()) {
@@ -442,60 +451,6 @@ fn find_binary() -> Result<PathBuf, Error> {
              set {PGBOUNCER_ENV}"
         ))
     })
-}
-
-/// The watchdog script. Arguments: the test process id, PgBouncer's private
-/// directory, and its run directory (its working directory, holding
-/// `pgbouncer.pid`).
-///
-/// As the cluster's watchdog: once a second it checks whether the test process
-/// is gone while the directory still exists (the process was killed or exited
-/// without dropping the [`PgBouncer`]); then it stops PgBouncer with SIGTERM
-/// (its immediate shutdown; PgBouncer 1.18 ignores SIGQUIT), escalates to
-/// SIGKILL after five seconds, and deletes the directory. PgBouncer is only
-/// signalled when its working directory is the run directory, so a stale pid
-/// file cannot make the script hit an unrelated process.
-const WATCHDOG: &str = r#"
-alive() {
-    kill -0 "$1" 2>/dev/null || return 1
-    [ -r "/proc/$1/stat" ] || return 0
-    read -r s < "/proc/$1/stat" || return 1
-    s=${s##*) }
-    [ "${s%% *}" != Z ]
-}
-ours() {
-    [ -d /proc/self ] || return 0
-    [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$2" ]
-}
-while alive "$1" && [ -d "$2" ]; do sleep 1; done
-[ -d "$2" ] || exit 0
-pid=
-[ -r "$3/pgbouncer.pid" ] && read -r pid < "$3/pgbouncer.pid"
-if [ -n "$pid" ] && alive "$pid" && ours "$pid" "$3"; then
-    kill -s TERM "$pid" 2>/dev/null
-    n=0
-    while alive "$pid" && [ "$n" -lt 50 ]; do sleep 0.1 2>/dev/null || sleep 1; n=$((n+1)); done
-    alive "$pid" && kill -s KILL "$pid" 2>/dev/null
-fi
-rm -rf "$2"
-"#;
-
-/// Starts the watchdog for a PgBouncer living in `root`, running in `run_dir`.
-/// Its own process group and no inherited stdio, for the reasons the
-/// cluster's watchdog gives.
-fn spawn_watchdog(root: &Path, run_dir: &Path) -> Result<Child, Error> {
-    use std::os::unix::process::CommandExt;
-    Command::new("sh")
-        .args(["-c", WATCHDOG, "apg-testkit-pgbouncer-watchdog"])
-        .arg(std::process::id().to_string())
-        .arg(root)
-        .arg(run_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| Error::io("starting the cleanup watchdog (sh)", e))
 }
 
 fn free_port() -> Result<u16, Error> {

@@ -268,7 +268,15 @@ impl ClusterBuilder {
             watchdog: Mutex::new(None),
         };
         // From here on, dropping `cluster` on an error removes what exists so far.
-        let watchdog = process::spawn_watchdog(&cluster.root, &cluster.data_dir)?;
+        let watchdog = process::spawn_watchdog(
+            &cluster.root,
+            &process::WatchedServer {
+                work_dir: &cluster.data_dir,
+                pid_file: "postmaster.pid",
+                signal: "QUIT",
+                grace_tenths: 100,
+            },
+        )?;
         *lock(&cluster.watchdog) = Some(watchdog);
         cluster.init(&self)?;
         cluster.first_start(&self)?;

@@ -147,8 +147,10 @@ pub(crate) fn euid() -> Result<u32, Error> {
 /// it shuts the postmaster down with SIGQUIT (PostgreSQL's immediate shutdown),
 /// escalates to SIGKILL after ten seconds, and deletes the directory. When the
 /// directory disappears first, the owner cleaned up and the watchdog just ends.
-/// The postmaster is only signalled when its working directory is the data
-/// directory, so a stale pid file cannot make it hit an unrelated process.
+/// The server is only signalled when its working directory is the one given, so a
+/// stale pid file cannot make it hit an unrelated process. The same script serves the
+/// postmaster (SIGQUIT, PostgreSQL's immediate shutdown) and PgBouncer (SIGTERM: 1.18
+/// ignores SIGQUIT).
 const WATCHDOG: &str = r#"
 alive() {
     kill -0 "$1" 2>/dev/null || return 1
@@ -163,13 +165,13 @@ ours() {
 }
 while alive "$1" && [ -d "$2" ]; do sleep 1; done
 [ -d "$2" ] || exit 0
-pm=
-[ -r "$3/postmaster.pid" ] && read -r pm < "$3/postmaster.pid"
-if [ -n "$pm" ] && alive "$pm" && ours "$pm" "$3"; then
-    kill -s QUIT "$pm" 2>/dev/null
+pid=
+[ -r "$3/$4" ] && read -r pid < "$3/$4"
+if [ -n "$pid" ] && alive "$pid" && ours "$pid" "$3"; then
+    kill -s "$5" "$pid" 2>/dev/null
     n=0
-    while alive "$pm" && [ "$n" -lt 100 ]; do sleep 0.1 2>/dev/null || sleep 1; n=$((n+1)); done
-    alive "$pm" && kill -s KILL "$pm" 2>/dev/null
+    while alive "$pid" && [ "$n" -lt "$6" ]; do sleep 0.1 2>/dev/null || sleep 1; n=$((n+1)); done
+    alive "$pid" && kill -s KILL "$pid" 2>/dev/null
 fi
 rm -rf "$2"
 "#;
@@ -179,19 +181,35 @@ rm -rf "$2"
 /// It runs in its own process group with no inherited stdio: a Ctrl-C aimed at
 /// the test run must not kill it, and a harness waiting for the test's output
 /// pipes to close must not wait for it.
-pub(crate) fn spawn_watchdog(root: &Path, data_dir: &Path) -> Result<Child, Error> {
+pub(crate) fn spawn_watchdog(root: &Path, server: &WatchedServer<'_>) -> Result<Child, Error> {
     use std::os::unix::process::CommandExt;
     Command::new("sh")
         .args(["-c", WATCHDOG, "apg-testkit-watchdog"])
         .arg(std::process::id().to_string())
         .arg(root)
-        .arg(data_dir)
+        .arg(server.work_dir)
+        .arg(server.pid_file)
+        .arg(server.signal)
+        .arg(server.grace_tenths.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
         .map_err(|e| Error::io("starting the cleanup watchdog (sh)", e))
+}
+
+/// The server process a watchdog stops: the pid in `work_dir/pid_file`, signalled
+/// only when `work_dir` is its working directory.
+pub(crate) struct WatchedServer<'a> {
+    /// The server's working directory, which holds its pid file.
+    pub(crate) work_dir: &'a Path,
+    /// The pid file's name.
+    pub(crate) pid_file: &'a str,
+    /// The signal for a fast stop (`QUIT` for PostgreSQL, `TERM` for PgBouncer).
+    pub(crate) signal: &'a str,
+    /// Tenths of a second before SIGKILL follows.
+    pub(crate) grace_tenths: u32,
 }
 
 #[cfg(test)]
