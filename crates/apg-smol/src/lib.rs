@@ -44,11 +44,8 @@ use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpOptions};
 use smol::net::TcpStream;
 use smol::{Executor, Timer};
 
-pub use apg::{
-    Client, Column, Config, CopyInWriter, CopyOutStream, DbError, Error, ErrorKind, FromSql,
-    IsolationLevel, Listener, Notification, Row, RowStream, SimpleQueryMessage, SimpleRow,
-    SqlState, Statement, ToSql, Transaction, TransactionOptions,
-};
+// The client's API, so that this crate alone is enough to use apg.
+pub use apg::prelude::*;
 
 /// Connects to the server `url` names (a `postgres://` URL or a `key=value`
 /// connection string, see [`Config`]); the connection is driven on smol's global executor.

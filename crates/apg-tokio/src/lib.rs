@@ -26,11 +26,8 @@ use socket2::SockRef;
 use tokio::io::ReadBuf;
 use tokio::runtime::Handle;
 
-pub use apg::{
-    Client, Column, Config, CopyInWriter, CopyOutStream, DbError, Error, ErrorKind, FromSql,
-    IsolationLevel, Listener, Notification, Row, RowStream, SimpleQueryMessage, SimpleRow,
-    SqlState, Statement, ToSql, Transaction, TransactionOptions,
-};
+// The client's API, so that this crate alone is enough to use apg.
+pub use apg::prelude::*;
 
 /// Runs apg on tokio: sockets from `tokio::net`, the connection driver spawned with
 /// [`Handle::spawn`], timers from `tokio::time`.

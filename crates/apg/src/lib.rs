@@ -66,4 +66,15 @@ pub mod types {
 }
 
 pub use apg_proto::message::Format;
+
+/// The types most programs use, for `use apg::prelude::*;` (the runtime crates
+/// re-export them).
+pub mod prelude {
+    pub use crate::pool::{Pool, PoolBuilder, PoolError, PooledConnection};
+    pub use crate::{
+        Client, Column, Config, CopyInWriter, CopyOutStream, DbError, Error, ErrorKind, FromSql,
+        IsolationLevel, Listener, Notification, Row, RowStream, SimpleQueryMessage, SimpleRow,
+        SqlState, Statement, ToSql, Transaction, TransactionOptions,
+    };
+}
 pub use apg_proto::types::{FromSql, ToSql};
