@@ -4,6 +4,7 @@
 //! `json`'s binary format is the JSON text; `jsonb`'s is a version byte (`1`) then the
 //! text.
 
+use super::ty::oid;
 use alloc::format;
 
 use bytes::{BufMut, BytesMut};
@@ -27,7 +28,7 @@ const JSONB_VERSION: u8 = 1;
 pub struct Json<T>(pub T);
 
 fn is_json(ty: &Type) -> bool {
-    matches!(*ty, Type::JSON | Type::JSONB)
+    matches!(ty.oid(), oid::JSON | oid::JSONB)
 }
 
 fn write<T: Serialize + ?Sized>(

@@ -1,6 +1,7 @@
 //! Small fixed types: `pg_lsn` as [`PgLsn`], `money` as [`Money`], `bit` and `varbit`
 //! as [`BitString`], and `uuid` as `uuid::Uuid` (feature `uuid`).
 
+use super::ty::oid;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -162,7 +163,7 @@ impl ToSql for BitString {
     }
 
     fn accepts(ty: &Type) -> bool {
-        matches!(*ty, Type::BIT | Type::VARBIT)
+        matches!(ty.oid(), oid::BIT | oid::VARBIT)
     }
 
     fn natural_type() -> Type {
@@ -182,7 +183,7 @@ impl FromSql<'_> for BitString {
     }
 
     fn accepts(ty: &Type) -> bool {
-        matches!(*ty, Type::BIT | Type::VARBIT)
+        matches!(ty.oid(), oid::BIT | oid::VARBIT)
     }
 }
 

@@ -89,7 +89,7 @@ pub use misc::{BitString, Money, PgLsn};
 pub use network::{IpNetwork, MacAddr, MacAddr8};
 pub use numeric::{Numeric, NumericError};
 pub use range::Range;
-pub use ty::Type;
+pub use ty::{Field, Kind, Type};
 
 /// Whether a value written by [`ToSql::to_sql`] is NULL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,7 +282,11 @@ pub trait ToSqlChecked {
 impl<T: ToSql> ToSqlChecked for T {
     fn to_sql_checked(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
         if !T::accepts(ty) {
-            return Err(ValueError::wrong_type::<T>(ty));
+            // A domain's values travel as its base type's.
+            return match ty.domain_base() {
+                Some(base) => self.to_sql_checked(base, out),
+                None => Err(ValueError::wrong_type::<T>(ty)),
+            };
         }
         self.to_sql(ty, out)
     }
@@ -337,7 +341,8 @@ pub trait FromSql<'a>: Sized {
     /// Whether values of `ty` can be read into this Rust type.
     fn accepts(ty: &Type) -> bool;
 
-    /// Checks the type, then decodes `raw` (`None` is NULL) in `format`.
+    /// Checks the type, then decodes `raw` (`None` is NULL) in `format`. A value of a
+    /// domain the Rust type does not accept is decoded as the domain's base type.
     ///
     /// # Errors
     ///
@@ -349,7 +354,10 @@ pub trait FromSql<'a>: Sized {
         raw: Option<&'a [u8]>,
     ) -> Result<Self, ValueError> {
         if !Self::accepts(ty) {
-            return Err(ValueError::wrong_type::<Self>(ty));
+            return match ty.domain_base() {
+                Some(base) => Self::from_sql_checked(base, format, raw),
+                None => Err(ValueError::wrong_type::<Self>(ty)),
+            };
         }
         match (raw, format) {
             (None, _) => Self::from_sql_null(ty),
@@ -363,9 +371,12 @@ pub trait FromSql<'a>: Sized {
 /// types this module decodes from binary, text otherwise (a text value can at least be
 /// read by a custom [`FromSql::from_sql_text`]).
 pub fn result_format(ty: &Type) -> Format {
-    // An array is read in binary when its elements are.
+    // An array is read in binary when its elements are; a domain as its base type.
     if let Some(element) = ty.element() {
         return result_format(&element);
+    }
+    if let Some(base) = ty.domain_base() {
+        return result_format(base);
     }
     let binary = [
         Type::VOID,
@@ -558,6 +569,25 @@ mod tests {
         assert!(value.to_sql_checked(&Type::INT4, &mut out).is_err());
         assert_eq!(value.value_natural_type(), Type::TEXT);
         assert_eq!(value.rust_type_name(), "&str");
+    }
+
+    #[test]
+    fn domains_travel_as_their_base_type() {
+        let positive = Type::new(16_500, "positive", "public", Kind::Domain(Type::INT4));
+        let nested = Type::new(16_501, "small", "public", Kind::Domain(positive.clone()));
+        assert_eq!(
+            encode(&7i32, &nested).unwrap().as_deref(),
+            Some(&[0, 0, 0, 7][..])
+        );
+        assert_eq!(
+            i64::from_sql_checked(&nested, Format::Binary, Some(&[0, 0, 0, 7])),
+            Ok(7)
+        );
+        assert!(matches!(
+            String::from_sql_checked(&positive, Format::Binary, Some(&[0, 0, 0, 7])),
+            Err(ValueError::WrongType { .. })
+        ));
+        assert_eq!(result_format(&nested), Format::Binary);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `inet`/`cidr` binary format: family (`2` IPv4, `3` IPv6), prefix length, an
 //! is-cidr flag, the address length (4 or 16), then the address.
 
+use super::ty::oid;
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -63,7 +64,7 @@ fn max_prefix(addr: &IpAddr) -> u8 {
 }
 
 fn is_net(ty: &Type) -> bool {
-    matches!(*ty, Type::INET | Type::CIDR)
+    matches!(ty.oid(), oid::INET | oid::CIDR)
 }
 
 fn write_net(ty: &Type, addr: IpAddr, prefix: u8, out: &mut BytesMut) {

@@ -3,6 +3,7 @@
 //! Binary format is the value in network byte order (IEEE 754 for the floats); the
 //! length must match exactly. Text format is what the type's output function prints.
 
+use super::ty::oid;
 use bytes::{BufMut, BytesMut};
 
 use super::{FromSql, IsNull, ToSql, Type, ValueError};
@@ -54,10 +55,10 @@ impl FromSql<'_> for bool {
 
 /// The integer in a binary `int2`, `int4` or `int8` value, widened to `i64`.
 fn read_int<T>(ty: &Type, raw: &[u8]) -> Result<i64, ValueError> {
-    match *ty {
-        Type::INT2 => Ok(i64::from(i16::from_be_bytes(fixed::<T, 2>(ty, raw)?))),
-        Type::INT4 => Ok(i64::from(i32::from_be_bytes(fixed::<T, 4>(ty, raw)?))),
-        Type::INT8 => Ok(i64::from_be_bytes(fixed::<T, 8>(ty, raw)?)),
+    match ty.oid() {
+        oid::INT2 => Ok(i64::from(i16::from_be_bytes(fixed::<T, 2>(ty, raw)?))),
+        oid::INT4 => Ok(i64::from(i32::from_be_bytes(fixed::<T, 4>(ty, raw)?))),
+        oid::INT8 => Ok(i64::from_be_bytes(fixed::<T, 8>(ty, raw)?)),
         _ => Err(ValueError::wrong_type::<T>(ty)),
     }
 }
@@ -66,17 +67,17 @@ fn read_int<T>(ty: &Type, raw: &[u8]) -> Result<i64, ValueError> {
 /// cannot hold.
 fn write_int<T>(value: i64, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
     let range = || ValueError::out_of_range::<T>(ty);
-    match *ty {
-        Type::INT2 => out.put_i16(i16::try_from(value).map_err(|_| range())?),
-        Type::INT4 => out.put_i32(i32::try_from(value).map_err(|_| range())?),
-        Type::INT8 => out.put_i64(value),
+    match ty.oid() {
+        oid::INT2 => out.put_i16(i16::try_from(value).map_err(|_| range())?),
+        oid::INT4 => out.put_i32(i32::try_from(value).map_err(|_| range())?),
+        oid::INT8 => out.put_i64(value),
         _ => return Err(ValueError::wrong_type::<T>(ty)),
     }
     Ok(IsNull::No)
 }
 
 fn is_int(ty: &Type) -> bool {
-    matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8)
+    matches!(ty.oid(), oid::INT2 | oid::INT4 | oid::INT8)
 }
 
 /// Signed integers: each reads and writes any of `int2`, `int4` and `int8`, checking
@@ -155,21 +156,21 @@ impl FromSql<'_> for i8 {
 /// is a number (the `reg*` types print names).
 fn is_u32(ty: &Type) -> bool {
     matches!(
-        *ty,
-        Type::OID
-            | Type::REGPROC
-            | Type::REGPROCEDURE
-            | Type::REGOPER
-            | Type::REGOPERATOR
-            | Type::REGCLASS
-            | Type::REGTYPE
-            | Type::REGCONFIG
-            | Type::REGDICTIONARY
-            | Type::REGNAMESPACE
-            | Type::REGROLE
-            | Type::REGCOLLATION
-            | Type::XID
-            | Type::CID
+        ty.oid(),
+        oid::OID
+            | oid::REGPROC
+            | oid::REGPROCEDURE
+            | oid::REGOPER
+            | oid::REGOPERATOR
+            | oid::REGCLASS
+            | oid::REGTYPE
+            | oid::REGCONFIG
+            | oid::REGDICTIONARY
+            | oid::REGNAMESPACE
+            | oid::REGROLE
+            | oid::REGCOLLATION
+            | oid::XID
+            | oid::CID
     )
 }
 
@@ -231,7 +232,7 @@ impl ToSql for f32 {
     }
 
     fn accepts(ty: &Type) -> bool {
-        matches!(*ty, Type::FLOAT4 | Type::FLOAT8)
+        matches!(ty.oid(), oid::FLOAT4 | oid::FLOAT8)
     }
 
     fn natural_type() -> Type {
@@ -289,7 +290,7 @@ impl FromSql<'_> for f64 {
     }
 
     fn accepts(ty: &Type) -> bool {
-        matches!(*ty, Type::FLOAT4 | Type::FLOAT8)
+        matches!(ty.oid(), oid::FLOAT4 | oid::FLOAT8)
     }
 }
 

@@ -8,7 +8,7 @@ use core::ops::Bound;
 
 use bytes::{BufMut, BytesMut};
 
-use super::{FromSql, IsNull, ToSql, Type, ValueError};
+use super::{FromSql, IsNull, Kind, ToSql, Type, ValueError};
 
 const EMPTY: u8 = 0x01;
 const LB_INC: u8 = 0x02;
@@ -55,17 +55,12 @@ impl<T> Range<T> {
     }
 }
 
-/// The element type of a built-in range type.
+/// The subtype of a range type (built in, or described by the catalog).
 fn element(ty: &Type) -> Option<Type> {
-    Some(match *ty {
-        Type::INT4_RANGE => Type::INT4,
-        Type::INT8_RANGE => Type::INT8,
-        Type::NUM_RANGE => Type::NUMERIC,
-        Type::DATE_RANGE => Type::DATE,
-        Type::TS_RANGE => Type::TIMESTAMP,
-        Type::TSTZ_RANGE => Type::TIMESTAMPTZ,
-        _ => return None,
-    })
+    match ty.kind() {
+        Kind::Range(subtype) => Some(subtype),
+        _ => None,
+    }
 }
 
 /// The range type of an element type.

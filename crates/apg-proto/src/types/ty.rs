@@ -1,6 +1,10 @@
-//! [`Type`]: a PostgreSQL data type, as the protocol names it (by OID).
+//! [`Type`]: a PostgreSQL data type, as the protocol names it (by OID), and what the
+//! catalog says about types that are not built in ([`Kind`], [`Field`]).
 
+use alloc::string::String;
+use alloc::sync::Arc;
 use core::fmt;
+use core::hash::{Hash, Hasher};
 
 use crate::message::Oid;
 
@@ -11,15 +15,119 @@ use crate::message::Oid;
 /// created with `CREATE TYPE` (enums, composites, domains) get theirs at creation, so
 /// they differ between databases.
 ///
-/// The representation is private so that later versions can attach what they learn
-/// about a non-built-in type (its kind, its fields, its element type) without changing
-/// the signatures of [`ToSql`](super::ToSql) and [`FromSql`](super::FromSql).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A type that is not built in carries what the catalog (`pg_type`, `pg_enum`,
+/// `pg_attribute`, `pg_range`) says about it once the client has looked it up: its
+/// name, schema and [`Kind`] ([`Type::new`]). Until then it is only an OID.
+///
+/// Two `Type`s are equal when their OIDs are: a described type equals its bare OID.
+/// Cloning is cheap (a described type is reference-counted).
+///
+/// ```
+/// use apg_proto::types::{Kind, Type};
+///
+/// let mood = Type::new(16_390, "mood", "public", Kind::Enum(["sad", "ok", "happy"].map(String::from).into()));
+/// assert_eq!(mood.name(), Some("mood"));
+/// assert_eq!(mood, Type::from_oid(16_390));
+/// assert!(matches!(mood.kind(), Kind::Enum(labels) if labels.len() == 3));
+/// assert!(matches!(Type::INT4_ARRAY.kind(), Kind::Array(e) if e == Type::INT4));
+/// ```
+#[derive(Clone)]
 pub struct Type(Inner);
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 enum Inner {
     Oid(Oid),
+    Described(Arc<Described>),
+}
+
+struct Described {
+    oid: Oid,
+    name: String,
+    schema: String,
+    kind: Kind,
+}
+
+/// What kind of type a [`Type`] is: `pg_type.typtype`, with what each kind refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A base type: a built-in scalar, or an extension's type (`vector`, `ltree`,
+    /// `hstore`). Also what a type not looked up yet reports.
+    Simple,
+    /// A pseudo-type (`record`, `void`, `anyelement`).
+    Pseudo,
+    /// An enum, with its labels in sort order.
+    Enum(Arc<[String]>),
+    /// An array of the element type.
+    Array(Type),
+    /// A range over the subtype.
+    Range(Type),
+    /// A multirange of the range type.
+    Multirange(Type),
+    /// A domain over the base type: values travel as the base type's.
+    Domain(Type),
+    /// A composite type (`CREATE TYPE ... AS (...)`, a table's row type), with its
+    /// fields in order (dropped columns left out).
+    Composite(Arc<[Field]>),
+}
+
+/// A field of a composite type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    name: String,
+    type_: Type,
+}
+
+impl Field {
+    /// A field called `name` of type `type_`.
+    pub fn new(name: impl Into<String>, type_: Type) -> Self {
+        Self {
+            name: name.into(),
+            type_,
+        }
+    }
+
+    /// The field's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The field's type.
+    pub fn type_(&self) -> &Type {
+        &self.type_
+    }
+}
+
+impl PartialEq for Type {
+    fn eq(&self, other: &Self) -> bool {
+        self.oid() == other.oid()
+    }
+}
+
+impl Eq for Type {}
+
+impl Hash for Type {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.oid().hash(state);
+    }
+}
+
+impl fmt::Debug for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Oid(oid) => match builtin_name(*oid) {
+                Some(name) => write!(f, "Type({name})"),
+                None => write!(f, "Type(oid {oid})"),
+            },
+            Inner::Described(d) => f
+                .debug_struct("Type")
+                .field("oid", &d.oid)
+                .field("name", &d.name)
+                .field("schema", &d.schema)
+                .field("kind", &d.kind)
+                .finish(),
+        }
+    }
 }
 
 macro_rules! builtin_types {
@@ -29,6 +137,13 @@ macro_rules! builtin_types {
                 $(#[$doc])*
                 pub const $name: Self = Self(Inner::Oid($oid));
             )*
+        }
+
+        /// The OIDs of the built-in types, for `match`ing on [`Type::oid`].
+        #[allow(dead_code)]
+        pub(crate) mod oid {
+            use crate::message::Oid;
+            $(pub(crate) const $name: Oid = $oid;)*
         }
 
         /// The SQL name of a built-in type, as `pg_type.typname` spells it.
@@ -316,10 +431,42 @@ builtin_types! {
     REGCOLLATION_ARRAY = 4192, "_regcollation";
     /// `xid8[]`.
     XID8_ARRAY = 271, "_xid8";
+    /// `int4multirange` (PostgreSQL 14 and later).
+    INT4_MULTIRANGE = 4451, "int4multirange";
+    /// `nummultirange`.
+    NUM_MULTIRANGE = 4532, "nummultirange";
+    /// `tsmultirange`.
+    TS_MULTIRANGE = 4533, "tsmultirange";
+    /// `tstzmultirange`.
+    TSTZ_MULTIRANGE = 4534, "tstzmultirange";
+    /// `datemultirange`.
+    DATE_MULTIRANGE = 4535, "datemultirange";
+    /// `int8multirange`.
+    INT8_MULTIRANGE = 4536, "int8multirange";
+    /// `int4multirange[]`.
+    INT4_MULTIRANGE_ARRAY = 6150, "_int4multirange";
+    /// `nummultirange[]`.
+    NUM_MULTIRANGE_ARRAY = 6151, "_nummultirange";
+    /// `tsmultirange[]`.
+    TS_MULTIRANGE_ARRAY = 6152, "_tsmultirange";
+    /// `tstzmultirange[]`.
+    TSTZ_MULTIRANGE_ARRAY = 6153, "_tstzmultirange";
+    /// `datemultirange[]`.
+    DATE_MULTIRANGE_ARRAY = 6155, "_datemultirange";
+    /// `int8multirange[]`.
+    INT8_MULTIRANGE_ARRAY = 6157, "_int8multirange";
 }
 
-/// (array type, element type) of the built-in array types.
+/// (array type, element type) of the built-in array types, sorted by array type.
 const ARRAYS: &[(Oid, Oid)] = &[
+    (143, 142),
+    (199, 114),
+    (271, 5069),
+    (629, 628),
+    (651, 650),
+    (719, 718),
+    (775, 774),
+    (791, 790),
     (1000, 16),
     (1001, 17),
     (1002, 18),
@@ -328,38 +475,32 @@ const ARRAYS: &[(Oid, Oid)] = &[
     (1007, 23),
     (1008, 24),
     (1009, 25),
-    (1028, 26),
     (1010, 27),
     (1011, 28),
     (1012, 29),
-    (199, 114),
-    (143, 142),
+    (1014, 1042),
+    (1015, 1043),
+    (1016, 20),
     (1017, 600),
     (1018, 601),
     (1019, 602),
     (1020, 603),
-    (1027, 604),
-    (629, 628),
-    (651, 650),
     (1021, 700),
     (1022, 701),
-    (719, 718),
-    (775, 774),
-    (791, 790),
+    (1027, 604),
+    (1028, 26),
     (1040, 829),
     (1041, 869),
-    (1014, 1042),
-    (1015, 1043),
-    (1016, 20),
+    (1115, 1114),
     (1182, 1082),
     (1183, 1083),
-    (1115, 1114),
     (1185, 1184),
     (1187, 1186),
+    (1231, 1700),
+    (1263, 2275),
     (1270, 1266),
     (1561, 1560),
     (1563, 1562),
-    (1231, 1700),
     (2201, 1790),
     (2207, 2202),
     (2208, 2203),
@@ -367,7 +508,6 @@ const ARRAYS: &[(Oid, Oid)] = &[
     (2210, 2205),
     (2211, 2206),
     (2287, 2249),
-    (1263, 2275),
     (2951, 2950),
     (3221, 3220),
     (3735, 3734),
@@ -383,7 +523,12 @@ const ARRAYS: &[(Oid, Oid)] = &[
     (4090, 4089),
     (4097, 4096),
     (4192, 4191),
-    (271, 5069),
+    (6150, 4451),
+    (6151, 4532),
+    (6152, 4533),
+    (6153, 4534),
+    (6155, 4535),
+    (6157, 4536),
 ];
 
 impl Type {
@@ -396,24 +541,38 @@ impl Type {
         Self(Inner::Oid(oid))
     }
 
+    /// A type described by the catalog: its OID, `pg_type.typname`, the name of its
+    /// schema, and its kind. Clients build these when they look up a type they do not
+    /// know by OID.
+    pub fn new(oid: Oid, name: impl Into<String>, schema: impl Into<String>, kind: Kind) -> Self {
+        Self(Inner::Described(Arc::new(Described {
+            oid,
+            name: name.into(),
+            schema: schema.into(),
+            kind,
+        })))
+    }
+
     /// The type's OID.
-    pub const fn oid(&self) -> Oid {
-        match self.0 {
-            Inner::Oid(oid) => oid,
+    pub fn oid(&self) -> Oid {
+        match &self.0 {
+            Inner::Oid(oid) => *oid,
+            Inner::Described(d) => d.oid,
         }
     }
 
-    /// The element type of a built-in array type (`int4` for `int4[]`); `None` for
-    /// other types.
+    /// The element type of an array type (`int4` for `int4[]`); `None` for other types.
     pub fn element(&self) -> Option<Self> {
-        let oid = self.oid();
-        ARRAYS
-            .iter()
-            .find(|(array, _)| *array == oid)
-            .map(|&(_, element)| Self::from_oid(element))
+        match &self.0 {
+            Inner::Oid(oid) => builtin_element(*oid).map(Self::from_oid),
+            Inner::Described(d) => match &d.kind {
+                Kind::Array(element) => Some(element.clone()),
+                _ => None,
+            },
+        }
     }
 
-    /// The built-in array type of this element type (`int4[]` for `int4`); `None`
+    /// The built-in array type of a built-in type (`int4[]` for `int4`); `None`
     /// when there is none.
     pub fn array(&self) -> Option<Self> {
         let oid = self.oid();
@@ -423,10 +582,99 @@ impl Type {
             .map(|&(array, _)| Self::from_oid(array))
     }
 
-    /// The SQL name of a built-in type (`int4`, `text`, `_int4` for `int4[]`); `None`
-    /// for types this crate does not know by OID.
-    pub const fn name(&self) -> Option<&'static str> {
-        builtin_name(self.oid())
+    /// The type's SQL name, as `pg_type.typname` spells it (`int4`, `text`, `_int4`
+    /// for `int4[]`, `mood` for a described enum); `None` for a type known only by
+    /// an OID this crate does not know.
+    pub fn name(&self) -> Option<&str> {
+        match &self.0 {
+            Inner::Oid(oid) => builtin_name(*oid),
+            Inner::Described(d) => Some(&d.name),
+        }
+    }
+
+    /// The schema the type lives in: `pg_catalog` for built-in types, `None` for a
+    /// type known only by an unknown OID.
+    pub fn schema(&self) -> Option<&str> {
+        match &self.0 {
+            Inner::Oid(oid) => builtin_name(*oid).map(|_| "pg_catalog"),
+            Inner::Described(d) => Some(&d.schema),
+        }
+    }
+
+    /// What kind of type this is. Built-in arrays, ranges and multiranges report
+    /// their element, subtype or range type; other built-in types are
+    /// [`Kind::Simple`], and so is a type known only by an unknown OID.
+    pub fn kind(&self) -> Kind {
+        match &self.0 {
+            Inner::Described(d) => d.kind.clone(),
+            Inner::Oid(oid) => {
+                if let Some(element) = builtin_element(*oid) {
+                    Kind::Array(Self::from_oid(element))
+                } else if let Some(subtype) = builtin_range_subtype(*oid) {
+                    Kind::Range(Self::from_oid(subtype))
+                } else if let Some(range) = builtin_multirange_range(*oid) {
+                    Kind::Multirange(Self::from_oid(range))
+                } else if matches!(*oid, 2249 | 2278 | 2283 | 2776 | 2277) {
+                    // record, void, anyelement, anynonarray, anyarray
+                    Kind::Pseudo
+                } else {
+                    Kind::Simple
+                }
+            }
+        }
+    }
+
+    /// The base type of a domain, `None` for other types. Values of a domain are
+    /// sent and received as values of its base type.
+    pub fn domain_base(&self) -> Option<&Self> {
+        match &self.0 {
+            Inner::Described(d) => match &d.kind {
+                Kind::Domain(base) => Some(base),
+                _ => None,
+            },
+            Inner::Oid(_) => None,
+        }
+    }
+
+    /// Whether the catalog's description of the type is attached ([`Type::new`]).
+    pub fn is_described(&self) -> bool {
+        matches!(self.0, Inner::Described(_))
+    }
+}
+
+/// The element of a built-in array type. A binary search: it runs for every array
+/// value decoded.
+fn builtin_element(oid: Oid) -> Option<Oid> {
+    ARRAYS
+        .binary_search_by_key(&oid, |&(array, _)| array)
+        .ok()
+        .and_then(|i| ARRAYS.get(i))
+        .map(|&(_, element)| element)
+}
+
+/// The subtype of a built-in range type.
+const fn builtin_range_subtype(oid: Oid) -> Option<Oid> {
+    match oid {
+        3904 => Some(23),   // int4range
+        3906 => Some(1700), // numrange
+        3908 => Some(1114), // tsrange
+        3910 => Some(1184), // tstzrange
+        3912 => Some(1082), // daterange
+        3926 => Some(20),   // int8range
+        _ => None,
+    }
+}
+
+/// The range type of a built-in multirange type (PostgreSQL 14 and later).
+const fn builtin_multirange_range(oid: Oid) -> Option<Oid> {
+    match oid {
+        4451 => Some(3904), // int4multirange
+        4532 => Some(3906), // nummultirange
+        4533 => Some(3908), // tsmultirange
+        4534 => Some(3910), // tstzmultirange
+        4535 => Some(3912), // datemultirange
+        4536 => Some(3926), // int8multirange
+        _ => None,
     }
 }
 
@@ -460,5 +708,35 @@ mod tests {
         assert_eq!(Type::NUMERIC_ARRAY.to_string(), "_numeric");
         assert_eq!(Type::INT4.element(), None);
         assert_eq!(Type::INT4_ARRAY.array(), None);
+    }
+
+    #[test]
+    fn arrays_are_sorted_for_binary_search() {
+        assert!(ARRAYS.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)));
+        for &(array, element) in ARRAYS {
+            assert_eq!(
+                Type::from_oid(array).element(),
+                Some(Type::from_oid(element))
+            );
+        }
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(Type::INT4.kind(), Kind::Simple);
+        assert_eq!(Type::INT4_RANGE.kind(), Kind::Range(Type::INT4));
+        assert_eq!(
+            Type::INT8_MULTIRANGE.kind(),
+            Kind::Multirange(Type::INT8_RANGE)
+        );
+        assert_eq!(Type::RECORD.kind(), Kind::Pseudo);
+        let email = Type::new(16_400, "email", "public", Kind::Domain(Type::TEXT));
+        assert_eq!(email.domain_base(), Some(&Type::TEXT));
+        assert_eq!(email.schema(), Some("public"));
+        assert_eq!(email.to_string(), "email");
+        assert!(email.is_described() && !Type::TEXT.is_described());
+        assert_eq!(Type::TEXT.schema(), Some("pg_catalog"));
+        let emails = Type::new(16_399, "_email", "public", Kind::Array(email.clone()));
+        assert_eq!(emails.element(), Some(email));
     }
 }
