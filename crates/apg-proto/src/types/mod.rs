@@ -66,6 +66,7 @@ mod array;
 mod bytea;
 #[cfg(feature = "chrono")]
 mod chrono_impls;
+mod composite;
 mod datetime;
 mod geo;
 #[cfg(feature = "serde_json")]
@@ -81,6 +82,7 @@ mod time_impls;
 mod ty;
 
 pub use array::{Array, Dimension};
+pub use composite::{CompositeReader, CompositeWriter, RawField};
 pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 pub use geo::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
 #[cfg(feature = "serde_json")]
