@@ -13,6 +13,7 @@ use apg_proto::{EncodeError, UsageError};
 use crate::cancel::race;
 use crate::error::{DbError, Error};
 use crate::row::{Row, SimpleColumn, SimpleQueryMessage, SimpleRow};
+use crate::session::{query_touches_session, sql_touches_session};
 use crate::shared::{Access, Claim, ConnectionStats, Item, Responses, Shared};
 use crate::sqlstate::SqlState;
 use crate::statement::{Column, Statement};
@@ -568,10 +569,14 @@ impl Client {
             check_param_count(s.params().len(), params)?;
         }
         let named = statement.filter(|s| !s.is_unnamed());
+        let touches_session = query_touches_session(query, statement);
         let responses = shared
             .submit(Access::Normal, |st| {
                 let closes = shared.take_pending_closes();
                 let st = &mut *st;
+                if touches_session {
+                    st.session.mark_changed();
+                }
                 let mut req = st.conn.extended().map_err(|e| usage_error(shared, e))?;
                 let encoded = encode_execution(&mut req, &closes, query, statement, params, 0);
                 if let Err(e) = encoded {
@@ -797,10 +802,14 @@ impl Client {
             return Ok(Attempt::Done(Collected::default()));
         }
         let named = statement.filter(|s| !s.is_unnamed());
+        let touches_session = query_touches_session(query, statement);
         let responses = shared
             .submit(Access::Normal, |st| {
                 let closes = shared.take_pending_closes();
                 let st = &mut *st;
+                if touches_session {
+                    st.session.mark_changed();
+                }
                 let mut req = st.conn.extended().map_err(|e| usage_error(shared, e))?;
                 let mut encoded = close_pending(&mut req, &closes).map_err(BindError::Core);
                 if encoded.is_ok() {
@@ -882,8 +891,12 @@ impl Client {
 
     pub(crate) async fn send_simple(&self, sql: &str, access: Access) -> Result<Responses, Error> {
         let shared = self.shared();
+        let touches_session = sql_touches_session(sql);
         shared
             .submit(access, |st| {
+                if touches_session {
+                    st.session.mark_changed();
+                }
                 let id = st
                     .conn
                     .send(Request::query(sql))

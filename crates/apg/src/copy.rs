@@ -25,6 +25,7 @@ use futures_core::Stream;
 
 use crate::client::{collect, usage_error, Client, Keep};
 use crate::error::{DbError, Error};
+use crate::session::sql_touches_session;
 use crate::shared::{Access, Item, Responses, SEND_HIGH_WATER};
 
 /// Data is sent in CopyData messages of about this size.
@@ -50,8 +51,12 @@ impl Client {
     /// open on the connection; [`ErrorKind::Closed`](crate::ErrorKind::Closed).
     pub async fn copy_in(&self, sql: &str) -> Result<CopyInWriter, Error> {
         let shared = self.shared();
+        let touches_session = sql_touches_session(sql);
         let mut responses = shared
             .submit(Access::Normal, |st| {
+                if touches_session {
+                    st.session.mark_changed();
+                }
                 let id = st
                     .conn
                     .send(Request::copy_in(sql))
@@ -103,8 +108,12 @@ impl Client {
     /// through the stream.
     pub async fn copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
         let shared = self.shared();
+        let touches_session = sql_touches_session(sql);
         let responses = shared
             .submit(Access::Normal, |st| {
+                if touches_session {
+                    st.session.mark_changed();
+                }
                 let id = st
                     .conn
                     .send(Request::query(sql))

@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use apg_proto::connection::{Event, Phase};
+use apg_proto::connection::{Event, Phase, Response};
 
 use crate::error::Error;
 use crate::runtime::AsyncStream;
@@ -102,8 +102,17 @@ impl Driver {
     fn route_events(st: &mut State, wakers: &mut Vec<Waker>) {
         while let Some(event) = st.conn.poll_event() {
             match event {
-                Event::Response { id, body } => wakers.extend(st.route_response(id, body)),
-                Event::RequestDone { id, outcome } => wakers.extend(st.route_done(id, outcome)),
+                Event::Response { id, body } => {
+                    if let Response::CommandComplete(c) = &body {
+                        st.session.command_complete(&c.tag);
+                    }
+                    wakers.extend(st.route_response(id, body));
+                }
+                Event::RequestDone { id, outcome } => {
+                    st.session.request_done(id.get());
+                    wakers.extend(st.route_done(id, outcome));
+                }
+                Event::ParameterStatus { .. } => st.session.parameter_status(),
                 Event::Closed(error) => {
                     st.set_closed(error.map(Error::from_core));
                     wakers.extend(st.take_close_waiters());

@@ -36,6 +36,7 @@ mod listen;
 pub mod pool;
 mod row;
 pub mod runtime;
+mod session;
 mod shared;
 mod sqlstate;
 mod statement;

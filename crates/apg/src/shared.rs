@@ -131,6 +131,8 @@ pub(crate) struct State {
     pub(crate) stats: ConnectionStats,
     /// Notification listeners and the notice handler.
     pub(crate) listen: crate::listen::Hub,
+    /// Whether the session holds state a pool must reset.
+    pub(crate) session: crate::session::SessionTracker,
 }
 
 /// The connection state shared by the driver and every client handle.
@@ -204,6 +206,7 @@ impl Shared {
                 preparing: HashMap::new(),
                 stats: ConnectionStats::default(),
                 listen: crate::listen::Hub::default(),
+                session: crate::session::SessionTracker::default(),
             }),
             pending_closes: Mutex::new(Vec::new()),
             prefix,

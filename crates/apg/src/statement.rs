@@ -78,6 +78,8 @@ struct Inner {
     params: Vec<Type>,
     columns: Arc<[Column]>,
     result_formats: Vec<Format>,
+    /// The SQL calls functions that change the session (see [`crate::session`]).
+    touches_session: bool,
 }
 
 impl Statement {
@@ -98,9 +100,11 @@ impl Statement {
             })
             .collect();
         let result_formats = compact_formats(&columns);
+        let touches_session = crate::session::sql_touches_session(&sql);
         Self(Arc::new(Inner {
             shared: Arc::downgrade(shared),
             name,
+            touches_session,
             sql,
             params,
             columns,
@@ -137,6 +141,12 @@ impl Statement {
 
     pub(crate) fn columns_arc(&self) -> &Arc<[Column]> {
         &self.0.columns
+    }
+
+    /// Whether running the statement may change the session beyond its
+    /// transaction (advisory locks, `set_config`).
+    pub(crate) fn touches_session(&self) -> bool {
+        self.0.touches_session
     }
 
     pub(crate) fn result_formats(&self) -> &[Format] {
@@ -306,6 +316,7 @@ mod tests {
                 params: Vec::new(),
                 columns: Arc::new([]),
                 result_formats: Vec::new(),
+                touches_session: false,
             }))
         };
         let mut cache = StatementCache::new(2);

@@ -27,6 +27,7 @@ use futures_core::Stream;
 use crate::client::{encode_portal, usage_error, BindError, Client, Params, Query, ToStatement};
 use crate::error::{DbError, Error};
 use crate::row::Row;
+use crate::session::query_touches_session;
 use crate::shared::{Access, Gate, Item, Responses};
 use crate::sqlstate::SqlState;
 use crate::statement::{Column, Statement};
@@ -244,9 +245,13 @@ impl RowStream {
         let shared = Arc::clone(self.client.shared());
         let portal = self.portal.clone();
         let fetch_size = self.fetch_size;
+        let touches_session = query_touches_session(query, statement);
         shared.submit_now(self.access, |st| {
             let closes = shared.take_pending_closes();
             let st = &mut *st;
+            if touches_session {
+                st.session.mark_changed();
+            }
             let mut req = st.conn.extended().map_err(|e| usage_error(&shared, e))?;
             let mut encoded = encode_portal(&mut req, &closes, &portal, query, statement, params);
             if encoded.is_ok() {

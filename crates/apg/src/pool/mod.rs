@@ -28,7 +28,9 @@
 // reset's answer is checked when it is there (at checkout, or at the next return at
 // the latest); a failed reset closes the connection. A connection that is not quiet
 // is closed, never handed out dirty. A connection returned without a single byte
-// written since it was handed out clean needs no reset at all.
+// written since it was handed out clean needs no reset at all, and one whose session
+// was not seen to change (`crate::session`: only queries, DML and transaction
+// control ran) needs at most the `ROLLBACK`.
 
 mod options;
 
@@ -111,8 +113,8 @@ pub struct ClosedCounts {
     pub expired: u64,
     /// Idle longer than the idle timeout.
     pub idle: u64,
-    /// Used the maximum number of times.
-    pub max_uses: u64,
+    /// Ran the maximum number of statements ([`PoolBuilder::max_queries`]).
+    pub max_queries: u64,
     /// Returned while not quiet (a request in flight because its future was dropped,
     /// a transaction, row stream or COPY still alive), or its reset failed.
     pub dirty: u64,
@@ -142,6 +144,11 @@ pub struct PoolStats {
     pub acquire_wait: Duration,
     /// Connections made.
     pub created: u64,
+    /// Returns that sent the reset query (the session was seen to change, or
+    /// [`PoolBuilder::always_reset`]).
+    pub resets: u64,
+    /// Returns that sent a `ROLLBACK` (a transaction was left open).
+    pub rollbacks: u64,
     /// Connections closed, by reason.
     pub closed: ClosedCounts,
 }
@@ -151,7 +158,7 @@ enum Reason {
     Broken,
     Expired,
     Idle,
-    MaxUses,
+    MaxQueries,
     Dirty,
     Rejected,
     PoolClosed,
@@ -162,7 +169,6 @@ struct Conn {
     client: Client,
     expires: Option<Instant>,
     generation: u64,
-    uses: u64,
 }
 
 /// An idle connection.
@@ -201,6 +207,8 @@ struct Counters {
     timeouts: AtomicU64,
     wait_nanos: AtomicU64,
     created: AtomicU64,
+    resets: AtomicU64,
+    rollbacks: AtomicU64,
     closed: [AtomicU64; 7],
 }
 
@@ -481,11 +489,13 @@ impl Pool {
             timeouts: c.timeouts.load(Ordering::Relaxed),
             acquire_wait: Duration::from_nanos(c.wait_nanos.load(Ordering::Relaxed)),
             created: c.created.load(Ordering::Relaxed),
+            resets: c.resets.load(Ordering::Relaxed),
+            rollbacks: c.rollbacks.load(Ordering::Relaxed),
             closed: ClosedCounts {
                 broken: get(Reason::Broken as usize),
                 expired: get(Reason::Expired as usize),
                 idle: get(Reason::Idle as usize),
-                max_uses: get(Reason::MaxUses as usize),
+                max_queries: get(Reason::MaxQueries as usize),
                 dirty: get(Reason::Dirty as usize),
                 rejected: get(Reason::Rejected as usize),
                 pool_closed: get(Reason::PoolClosed as usize),
@@ -678,7 +688,6 @@ impl Inner {
             client,
             expires: expiry(&self.options),
             generation,
-            uses: 0,
         })
     }
 
@@ -770,7 +779,7 @@ impl Inner {
     /// clean, so it needs no reset.
     fn release(
         self: &Arc<Self>,
-        mut conn: Conn,
+        conn: Conn,
         reset: Option<Responses>,
         discard: bool,
         untouched: bool,
@@ -778,16 +787,18 @@ impl Inner {
         if discard {
             return self.discard(conn, Reason::Dirty);
         }
-        conn.uses += 1;
         let mut reset = match self.reusable(&conn, reset) {
             Ok(pending) => pending,
             Err(reason) => return self.discard(conn, reason),
         };
-        let rollback =
-            conn.client.shared().lock().conn.transaction_status() != TransactionStatus::Idle;
+        let (rollback, changed) = {
+            let st = conn.client.shared().lock();
+            let rollback = st.conn.transaction_status() != TransactionStatus::Idle;
+            (rollback, st.session.changed())
+        };
         let sql = self.options.reset_query.as_str();
-        let needed = rollback || !sql.trim().is_empty();
-        if reset.is_none() && !untouched && needed {
+        let run_reset = !sql.trim().is_empty() && (changed || self.options.always_reset);
+        if reset.is_none() && !untouched && (rollback || run_reset) {
             let shared = conn.client.shared();
             let sent = shared.submit_now(Access::Normal, |st| {
                 let mut last = None;
@@ -801,7 +812,7 @@ impl Inner {
                         .map_err(|e| usage_error(shared, e))?;
                     last = Some(id);
                 }
-                if !sql.trim().is_empty() {
+                if run_reset {
                     // The reset's result says enough: it runs only after the ROLLBACK.
                     if let Some(id) = last.take() {
                         st.conn.discard(id);
@@ -813,10 +824,18 @@ impl Inner {
                     last = Some(id);
                 }
                 Ok(last.map(|id| {
+                    // Nothing else is in flight (`reusable`): this undoes it all.
+                    st.session.reset_sent(id.get());
                     st.register(id);
                     Responses::new(Arc::clone(shared), id)
                 }))
             });
+            if rollback {
+                self.counters.rollbacks.fetch_add(1, Ordering::Relaxed);
+            }
+            if run_reset {
+                self.counters.resets.fetch_add(1, Ordering::Relaxed);
+            }
             match sent {
                 Ok(r) => reset = r,
                 Err(_) => return self.discard(conn, Reason::Broken),
@@ -884,8 +903,10 @@ impl Inner {
         if conn.generation != generation || conn.expires.is_some_and(|e| Instant::now() >= e) {
             return Err(Reason::Expired);
         }
-        if self.options.max_uses.is_some_and(|max| conn.uses >= max) {
-            return Err(Reason::MaxUses);
+        if let Some(max) = self.options.max_queries {
+            if client.shared().lock().session.statements() >= max {
+                return Err(Reason::MaxQueries);
+            }
         }
         Ok(pending)
     }

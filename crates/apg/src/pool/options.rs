@@ -35,7 +35,8 @@ pub(crate) struct Options {
     pub(crate) max_lifetime: Option<Duration>,
     pub(crate) lifetime_jitter: Duration,
     pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) max_uses: Option<u64>,
+    pub(crate) max_queries: Option<u64>,
+    pub(crate) always_reset: bool,
     pub(crate) health_check_after: Option<Duration>,
     pub(crate) reset_query: String,
     pub(crate) after_connect: Option<ConnectHook>,
@@ -102,7 +103,8 @@ impl PoolBuilder {
                 max_lifetime: Some(Duration::from_secs(30 * 60)),
                 lifetime_jitter: Duration::from_secs(3 * 60),
                 idle_timeout: Some(Duration::from_secs(10 * 60)),
-                max_uses: None,
+                max_queries: None,
+                always_reset: false,
                 health_check_after: Some(Duration::from_secs(30)),
                 reset_query: DEFAULT_RESET_QUERY.to_owned(),
                 after_connect: None,
@@ -160,11 +162,13 @@ impl PoolBuilder {
         self
     }
 
-    /// Connections are closed after this many checkouts (each [`Pool::acquire`] and
-    /// each one-call [`Pool::query`]-like method counts once), like asyncpg's
-    /// `max_queries`: bounds what a long-lived session accumulates on the server.
-    pub fn max_uses(mut self, n: Option<u64>) -> Self {
-        self.options.max_uses = n;
+    /// A connection that has run this many statements (each completed statement
+    /// counts: a query, each row set of [`Client::execute_many`], each statement of a
+    /// simple query; the pool's resets do not) is closed when it is returned, like
+    /// asyncpg's `max_queries`: bounds what a long-lived session accumulates on the
+    /// server (memory of cached plans, catalog caches).
+    pub fn max_queries(mut self, n: Option<u64>) -> Self {
+        self.options.max_queries = n;
         self
     }
 
@@ -180,8 +184,25 @@ impl PoolBuilder {
     /// `ROLLBACK` is sent in front (pipelined, as a request of its own) when the
     /// connection is in a transaction block.
     /// An empty string disables the reset (the `ROLLBACK` still runs when needed).
+    ///
+    /// The reset runs only when the connection saw something that can outlive a
+    /// transaction: a command other than queries, DML, `COPY`, cursor movement and
+    /// transaction control (`SET`, `LISTEN`, `DECLARE`, `PREPARE`, `DO`, `CALL`,
+    /// DDL, ...), a changed reported setting, or SQL calling advisory-lock functions or
+    /// `set_config` functions. See [`always_reset`](Self::always_reset) for
+    /// functions that change the session unseen.
     pub fn reset_query(mut self, sql: impl Into<String>) -> Self {
         self.options.reset_query = sql.into();
+        self
+    }
+
+    /// Runs the reset on every return that sent anything, whether or not the
+    /// connection was seen to change its session. For applications whose functions
+    /// take advisory locks or change settings behind a plain `SELECT` (a
+    /// PL/pgSQL function calling `pg_advisory_lock`), which the client cannot see.
+    /// Off by default.
+    pub fn always_reset(mut self, always: bool) -> Self {
+        self.options.always_reset = always;
         self
     }
 

@@ -98,6 +98,7 @@ macro_rules! apg_suite {
             pool_hooks_run_and_can_reject,
             pool_recovers_after_server_kills,
             pool_reset_on_release,
+            pool_reset_only_when_needed,
             pool_health_check,
             copy_rows_loads_typed_rows,
             copy_rows_quotes_names,

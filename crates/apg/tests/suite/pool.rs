@@ -328,17 +328,30 @@ pub async fn pool_expire_connections(rt: Arc<dyn Runtime>) {
     }
     assert_eq!(pool.stats().created, 4);
 
-    // max_uses: a connection is closed after its second checkout.
+    // max_queries: a connection is closed once it has run 3 statements.
     let (builder, _) = pool_builder();
     let pool = builder
         .max_size(1)
-        .max_uses(Some(2))
+        .max_queries(Some(3))
         .build(Arc::clone(&rt))
         .unwrap();
-    let first = pool.acquire().await.unwrap().backend_pid();
-    assert_eq!(pool.acquire().await.unwrap().backend_pid(), first);
+    let conn = pool.acquire().await.unwrap();
+    let first = conn.backend_pid();
+    conn.batch_execute("SELECT 1; SELECT 2").await.unwrap();
+    drop(conn);
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.backend_pid(), first, "2 statements so far");
+    // An unused checkout counts nothing.
+    drop(conn);
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.backend_pid(), first);
+    assert_eq!(
+        conn.query_scalar::<i32, _>("SELECT 3", &[]).await.unwrap(),
+        3
+    );
+    drop(conn);
     assert_ne!(pool.acquire().await.unwrap().backend_pid(), first);
-    assert_eq!(pool.stats().closed.max_uses, 1);
+    assert_eq!(pool.stats().closed.max_queries, 1);
 
     // A detached connection leaves the pool and stays open.
     let client = pool.acquire().await.unwrap().detach();
@@ -611,6 +624,115 @@ pub async fn pool_reset_on_release(rt: Arc<dyn Runtime>) {
         .await
         .unwrap();
     assert_eq!(tables, 0);
+}
+
+/// The reset runs only after what can outlive a transaction, each kind on its own;
+/// queries, DML and transactions cost none.
+pub async fn pool_reset_only_when_needed(rt: Arc<dyn Runtime>) {
+    let (builder, _) = pool_builder();
+    let pool = builder.max_size(1).build(Arc::clone(&rt)).unwrap();
+    let t = unique_name("noreset");
+    let setup = pool.acquire().await.unwrap();
+    let pid = setup.backend_pid();
+    setup
+        .batch_execute(&format!("CREATE TABLE {t} (id int)"))
+        .await
+        .unwrap();
+    drop(setup);
+    let resets = pool.stats().resets;
+    assert_eq!(resets, 1, "CREATE TABLE counts as a change");
+
+    // Queries, DML, COPY and committed or rolled back transactions: no reset.
+    let conn = pool.acquire().await.unwrap();
+    conn.query_scalar::<i32, _>("SELECT $1::int4", &[&1i32])
+        .await
+        .unwrap();
+    conn.execute(&format!("INSERT INTO {t} VALUES (1)") as &str, &[])
+        .await
+        .unwrap();
+    conn.batch_execute(&format!("BEGIN; UPDATE {t} SET id = 2; COMMIT"))
+        .await
+        .unwrap();
+    let tx = conn.transaction().await.unwrap();
+    tx.execute(&format!("DELETE FROM {t}") as &str, &[])
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    drop(conn);
+    assert_eq!(pool.stats().resets, resets, "nothing to reset");
+    assert_eq!(pool.stats().rollbacks, 0);
+
+    // Each of these alone is undone, and counted as one reset.
+    let cases: [(&str, &str); 6] = [
+        ("SET work_mem = '7MB'", "SELECT current_setting('work_mem') <> '7MB'"),
+        (
+            "SELECT set_config('work_mem', '9MB', false)",
+            "SELECT current_setting('work_mem') <> '9MB'",
+        ),
+        ("LISTEN reset_only_when_needed", "SELECT count(*) = 0 FROM pg_listening_channels()"),
+        (
+            "SELECT pg_advisory_lock(4243)",
+            "SELECT count(*) = 0 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+        ),
+        (
+            "BEGIN; DECLARE held CURSOR WITH HOLD FOR SELECT 1; COMMIT",
+            "SELECT count(*) = 0 FROM pg_cursors WHERE name = 'held'",
+        ),
+        ("SET application_name = 'changed'", "SELECT current_setting('application_name') <> 'changed'"),
+    ];
+    for (i, (change, check)) in cases.iter().enumerate() {
+        let conn = pool.acquire().await.unwrap();
+        assert_eq!(conn.backend_pid(), pid);
+        if i % 2 == 0 {
+            conn.batch_execute(change).await.unwrap();
+        } else {
+            // Through the extended protocol and the statement cache too.
+            for statement in change.split("; ") {
+                conn.execute(statement, &[]).await.unwrap();
+            }
+        }
+        drop(conn);
+        let conn = pool.acquire().await.unwrap();
+        assert_eq!(conn.backend_pid(), pid);
+        let undone: bool = conn.query_scalar(*check, &[]).await.unwrap();
+        assert!(undone, "{change}: not undone");
+        drop(conn);
+        assert_eq!(pool.stats().resets, resets + 1 + i as u64, "{change}");
+    }
+    let resets = pool.stats().resets;
+
+    // An open transaction gets a ROLLBACK, and no reset unless needed.
+    let conn = pool.acquire().await.unwrap();
+    conn.batch_execute(&format!("BEGIN; INSERT INTO {t} VALUES (3)"))
+        .await
+        .unwrap();
+    drop(conn);
+    let conn = pool.acquire().await.unwrap();
+    let rows: i64 = conn
+        .query_scalar(&format!("SELECT count(*) FROM {t}") as &str, &[])
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "only the committed row");
+    conn.batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
+    drop(conn);
+    let stats = pool.stats();
+    assert_eq!(stats.rollbacks, 1);
+    assert_eq!(stats.resets, resets + 1, "DROP TABLE counts as a change");
+
+    // always_reset: every return that sent anything.
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(1)
+        .always_reset(true)
+        .build(Arc::clone(&rt))
+        .unwrap();
+    for _ in 0..2 {
+        let conn = pool.acquire().await.unwrap();
+        conn.query_scalar::<i32, _>("SELECT 1", &[]).await.unwrap();
+    }
+    assert_eq!(pool.stats().resets, 2);
 }
 
 pub async fn pool_health_check(rt: Arc<dyn Runtime>) {

@@ -1,0 +1,214 @@
+//! What a connection's session has accumulated beyond its transactions: settings,
+//! `LISTEN`s, advisory locks, cursors held across transactions. A pool resets a
+//! returned connection only when something of the kind may have happened, so the
+//! common checkout (queries and DML, committed) costs no reset at all.
+//!
+//! The evidence, gathered as the server answers:
+//! - a CommandComplete whose command is not one that leaves the session as it was
+//!   (queries, DML, `COPY`, cursor movement, transaction control): `SET`, `LISTEN`,
+//!   `DECLARE`, `PREPARE`, `CREATE`, `DO`, `CALL`, ... all count;
+//! - any ParameterStatus (a reported setting changed, whatever changed it);
+//! - SQL that names advisory-lock functions or `set_config`, which change the session
+//!   behind a plain `SELECT` ([`sql_touches_session`], checked when a statement is
+//!   prepared, and for each unprepared text).
+//!
+//! What a function does behind a `SELECT` without reporting it (an advisory lock or a
+//! setting changed inside a PL/pgSQL function) cannot be seen here: pools that run
+//! such functions reset on every return (`PoolBuilder::always_reset`).
+
+use crate::client::Query;
+use crate::statement::Statement;
+
+/// Commands whose completion says the session is as it was (transaction control
+/// included: what a transaction did is undone by its end, and an open one is rolled
+/// back on return anyway).
+const SESSION_NEUTRAL: &[&str] = &[
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "MERGE",
+    "COPY",
+    "FETCH",
+    "MOVE",
+    "BEGIN",
+    "START TRANSACTION",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "SHOW",
+    "EXPLAIN",
+    "CLOSE CURSOR",
+];
+
+/// Whether a CommandComplete tag (`SELECT 1`, `INSERT 0 5`, `SET`) names a command
+/// that leaves the session as it was.
+pub(crate) fn tag_is_session_neutral(tag: &str) -> bool {
+    SESSION_NEUTRAL.iter().any(|command| {
+        tag.strip_prefix(command)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+    })
+}
+
+/// Whether SQL text calls functions that change the session behind a `SELECT`:
+/// advisory locks (`pg_advisory_lock`, `pg_try_advisory_lock`, ...) and
+/// `set_config`. Case-insensitive; a mention in a comment or string counts too
+/// (a needless reset costs less than a missed one).
+pub(crate) fn sql_touches_session(sql: &str) -> bool {
+    const NAMES: [&[u8]; 2] = [b"advisory", b"set_config"];
+    let sql = sql.as_bytes();
+    NAMES.iter().any(|name| {
+        sql.windows(name.len())
+            .any(|window| window.eq_ignore_ascii_case(name))
+    })
+}
+
+/// [`sql_touches_session`] for a statement about to run: a prepared statement's
+/// answer was found once, when it was prepared.
+pub(crate) fn query_touches_session(query: Query<'_>, statement: Option<&Statement>) -> bool {
+    match (statement, query) {
+        (Some(s), _) | (None, Query::Statement(s)) => s.touches_session(),
+        (None, Query::Sql(sql)) => sql_touches_session(sql),
+    }
+}
+
+/// The session-state evidence of one connection, fed by the driver as responses
+/// arrive.
+#[derive(Debug, Default)]
+pub(crate) struct SessionTracker {
+    changed: bool,
+    /// A pool's reset in flight: what answers it (its own `RESET ALL`, the
+    /// ParameterStatus that reports settings going back) is no evidence.
+    quiet_until: Option<u64>,
+    /// Statements completed, the pool's resets left out.
+    statements: u64,
+}
+
+impl SessionTracker {
+    /// A CommandComplete with `tag` arrived.
+    pub(crate) fn command_complete(&mut self, tag: &str) {
+        if self.quiet_until.is_some() {
+            return;
+        }
+        self.statements += 1;
+        if !self.changed && !tag_is_session_neutral(tag) {
+            self.changed = true;
+        }
+    }
+
+    /// The server reported a setting's new value.
+    pub(crate) fn parameter_status(&mut self) {
+        if self.quiet_until.is_none() {
+            self.changed = true;
+        }
+    }
+
+    /// Request `id` (its [`RequestId::get`](apg_proto::connection::RequestId::get))
+    /// is complete.
+    pub(crate) fn request_done(&mut self, id: u64) {
+        if self.quiet_until == Some(id) {
+            self.quiet_until = None;
+        }
+    }
+
+    /// Evidence from the client side (SQL naming session functions, a `LISTEN`).
+    pub(crate) fn mark_changed(&mut self) {
+        self.changed = true;
+    }
+
+    /// A reset was sent as request `id`, with nothing else in flight before it: it
+    /// undoes everything so far, and what answers it is not evidence.
+    pub(crate) fn reset_sent(&mut self, id: u64) {
+        self.changed = false;
+        self.quiet_until = Some(id);
+    }
+
+    /// Whether the session may hold state a reset must undo.
+    pub(crate) fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Statements completed on the connection, resets left out.
+    pub(crate) fn statements(&self) -> u64 {
+        self.statements
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutral_tags() {
+        for tag in [
+            "SELECT 1",
+            "INSERT 0 5",
+            "UPDATE 0",
+            "DELETE 3",
+            "MERGE 1",
+            "COPY 10",
+            "FETCH 5",
+            "MOVE 1",
+            "BEGIN",
+            "COMMIT",
+            "ROLLBACK",
+            "START TRANSACTION",
+            "SAVEPOINT",
+            "RELEASE",
+            "SHOW",
+            "CLOSE CURSOR",
+            "CLOSE CURSOR ALL",
+        ] {
+            assert!(tag_is_session_neutral(tag), "{tag}");
+        }
+        for tag in [
+            "SET",
+            "RESET",
+            "LISTEN",
+            "DECLARE CURSOR",
+            "PREPARE",
+            "CREATE TABLE",
+            "DO",
+            "CALL",
+            "DISCARD ALL",
+            "SELECTX",
+            "",
+        ] {
+            assert!(!tag_is_session_neutral(tag), "{tag}");
+        }
+    }
+
+    #[test]
+    fn session_functions_in_sql() {
+        assert!(sql_touches_session("SELECT pg_advisory_lock(1)"));
+        assert!(sql_touches_session("select PG_TRY_ADVISORY_LOCK($1)"));
+        assert!(sql_touches_session(
+            "SELECT set_config('search_path', 'x', false)"
+        ));
+        assert!(!sql_touches_session("SELECT $1::int4"));
+        assert!(!sql_touches_session(""));
+    }
+
+    #[test]
+    fn a_reset_clears_and_its_own_answers_are_ignored() {
+        let mut t = SessionTracker::default();
+        t.command_complete("SELECT 1");
+        assert!(!t.changed());
+        t.command_complete("SET");
+        assert!(t.changed());
+        let reset = 7;
+        t.reset_sent(reset);
+        assert!(!t.changed());
+        t.command_complete("RESET");
+        t.parameter_status();
+        assert!(!t.changed());
+        t.request_done(6);
+        t.parameter_status();
+        assert!(!t.changed(), "still the reset's answer");
+        t.request_done(reset);
+        t.parameter_status();
+        assert!(t.changed());
+        assert_eq!(t.statements(), 2);
+    }
+}
