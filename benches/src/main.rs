@@ -225,11 +225,14 @@ impl Apg {
         let client = apg_tokio::connect_config(&config).await?;
         client.batch_execute(TABLES).await?;
         let runtime = apg_tokio::TokioRuntime::try_current().ok_or("not on a tokio runtime")?;
-        // The defaults otherwise, including the reset sent on every return
-        // (`BENCH_POOL_RESET` replaces it, to see its cost).
+        // The defaults otherwise, including the reset (sent on a return only when
+        // the session changed, which a `SELECT` does not; `BENCH_POOL_RESET`
+        // replaces it, `always` sends it on every return, to see its cost).
         let mut builder = apg::Pool::builder(config).max_size(POOL_SIZE);
-        if let Some(reset) = pool_reset() {
-            builder = builder.reset_query(reset);
+        match pool_reset().as_deref() {
+            None => {}
+            Some("always") => builder = builder.always_reset(true),
+            Some(reset) => builder = builder.reset_query(reset),
         }
         let pool = builder.build(Arc::new(runtime))?;
         Ok(Self {
@@ -382,7 +385,8 @@ async fn join_tasks(tasks: Vec<JoinHandle<Result<(), BoxError>>>) -> Result<()> 
 }
 
 /// The reset query of apg's pool from `BENCH_POOL_RESET`, if set: `off` for none (as
-/// deadpool-postgres's default, `RecyclingMethod::Fast`, sends none), else the SQL.
+/// deadpool-postgres's default, `RecyclingMethod::Fast`, sends none), `always` for
+/// the default reset on every return, else the SQL.
 fn pool_reset() -> Option<String> {
     let v = std::env::var("BENCH_POOL_RESET").ok()?;
     Some(if v == "off" { String::new() } else { v })

@@ -130,11 +130,15 @@ pub(crate) async fn race<F: Future>(
     future: F,
 ) -> Option<F::Output> {
     let mut future = pin!(future);
-    let mut sleep = runtime.sleep(limit);
+    // The timer is made only if the future does not complete at once: a pool
+    // acquire that finds an idle connection, a statement answered within the first
+    // poll, cost no timer.
+    let mut sleep = None;
     poll_fn(|cx| {
         if let Poll::Ready(v) = future.as_mut().poll(cx) {
             return Poll::Ready(Some(v));
         }
+        let sleep = sleep.get_or_insert_with(|| runtime.sleep(limit));
         if sleep.as_mut().poll(cx).is_ready() {
             return Poll::Ready(None);
         }

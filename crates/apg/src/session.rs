@@ -56,7 +56,7 @@ pub(crate) fn tag_is_session_neutral(tag: &str) -> bool {
 /// `set_config`. Case-insensitive; a mention in a comment or string counts too
 /// (a needless reset costs less than a missed one).
 pub(crate) fn sql_touches_session(sql: &str) -> bool {
-    const NAMES: [&[u8]; 2] = [b"advisory", b"set_config"];
+    const NAMES: [&[u8]; 3] = [b"pg_advisory", b"pg_try_advisory", b"set_config"];
     let sql = sql.as_bytes();
     NAMES.iter().any(|name| {
         sql.windows(name.len())

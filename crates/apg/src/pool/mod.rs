@@ -171,6 +171,18 @@ struct Conn {
     generation: u64,
 }
 
+/// What a returned connection's state says, read under one lock.
+struct Session {
+    /// Requests sent and not yet answered.
+    in_flight: usize,
+    /// A transaction block is open (or failed): a `ROLLBACK` is due.
+    rollback: bool,
+    /// The session was seen to change beyond its transactions.
+    changed: bool,
+    /// Statements run on the connection.
+    statements: u64,
+}
+
 /// An idle connection.
 struct IdleConn {
     conn: Conn,
@@ -787,15 +799,22 @@ impl Inner {
         if discard {
             return self.discard(conn, Reason::Dirty);
         }
-        let mut reset = match self.reusable(&conn, reset) {
+        let session = {
+            let st = conn.client.shared().lock();
+            Session {
+                in_flight: st.conn.in_flight(),
+                rollback: st.conn.transaction_status() != TransactionStatus::Idle,
+                changed: st.session.changed(),
+                statements: st.session.statements(),
+            }
+        };
+        let mut reset = match self.reusable(&conn, reset, &session) {
             Ok(pending) => pending,
             Err(reason) => return self.discard(conn, reason),
         };
-        let (rollback, changed) = {
-            let st = conn.client.shared().lock();
-            let rollback = st.conn.transaction_status() != TransactionStatus::Idle;
-            (rollback, st.session.changed())
-        };
+        let Session {
+            rollback, changed, ..
+        } = session;
         let sql = self.options.reset_query.as_str();
         let run_reset = !sql.trim().is_empty() && (changed || self.options.always_reset);
         if reset.is_none() && !untouched && (rollback || run_reset) {
@@ -870,7 +889,12 @@ impl Inner {
     /// Whether a returned connection can be kept: `Err` says why not; `Ok(Some(_))`
     /// is the previous reset, still in flight and nothing sent after it, which
     /// serves as this return's reset too.
-    fn reusable(&self, conn: &Conn, reset: Option<Responses>) -> Result<Option<Responses>, Reason> {
+    fn reusable(
+        &self,
+        conn: &Conn,
+        reset: Option<Responses>,
+        session: &Session,
+    ) -> Result<Option<Responses>, Reason> {
         // The previous reset went out before everything this user sent.
         let mut pending = None;
         if let Some(mut r) = reset {
@@ -896,17 +920,20 @@ impl Inner {
         // dropped: its state cannot be known without waiting. The previous reset
         // may still be in flight if nothing was sent after it (nothing sent later
         // can complete before it).
-        let in_flight = client.shared().lock().conn.in_flight();
-        if Arc::strong_count(&client.handle) > 1 || in_flight > usize::from(pending.is_some()) {
+        if Arc::strong_count(&client.handle) > 1
+            || session.in_flight > usize::from(pending.is_some())
+        {
             return Err(Reason::Dirty);
         }
         if conn.generation != generation || conn.expires.is_some_and(|e| Instant::now() >= e) {
             return Err(Reason::Expired);
         }
-        if let Some(max) = self.options.max_queries {
-            if client.shared().lock().session.statements() >= max {
-                return Err(Reason::MaxQueries);
-            }
+        if self
+            .options
+            .max_queries
+            .is_some_and(|max| session.statements >= max)
+        {
+            return Err(Reason::MaxQueries);
         }
         Ok(pending)
     }

@@ -188,8 +188,8 @@ impl PoolBuilder {
     /// The reset runs only when the connection saw something that can outlive a
     /// transaction: a command other than queries, DML, `COPY`, cursor movement and
     /// transaction control (`SET`, `LISTEN`, `DECLARE`, `PREPARE`, `DO`, `CALL`,
-    /// DDL, ...), a changed reported setting, or SQL calling advisory-lock functions or
-    /// `set_config` functions. See [`always_reset`](Self::always_reset) for
+    /// DDL, ...), a changed reported setting, or SQL calling advisory-lock
+    /// functions or `set_config`. See [`always_reset`](Self::always_reset) for
     /// functions that change the session unseen.
     pub fn reset_query(mut self, sql: impl Into<String>) -> Self {
         self.options.reset_query = sql.into();
