@@ -9,8 +9,10 @@
 //!    `process`), and route every event to the slot of its request, waking that
 //!    request's task.
 //!
-//! Before writing less than [`COALESCE_BYTES`], the driver lets the executor run once:
+//! Before writing less than [`COALESCE_BYTES`] while other requests are in flight (the
+//! connection is shared by concurrent tasks), the driver lets the executor run once:
 //! requests that other tasks are encoding at that moment then go out in the same write.
+//! A lone request (sequential use, a pooled connection) goes out at once.
 //!
 //! When the budget runs out while there is still work, the driver wakes itself and
 //! yields, so one busy connection cannot starve the executor. Otherwise the socket
@@ -55,6 +57,9 @@ pub(crate) struct Driver {
     finished: bool,
     /// The driver has already let the executor run once before writing small data.
     coalesced: bool,
+    /// The wakers a round collects, kept between rounds so that a round allocates
+    /// nothing.
+    wakers: Vec<Waker>,
 }
 
 impl Driver {
@@ -67,6 +72,7 @@ impl Driver {
             io_done: false,
             finished: false,
             coalesced: false,
+            wakers: Vec::new(),
         }
     }
 
@@ -140,12 +146,14 @@ impl Driver {
     }
 
     /// One round: write, then read and process. Returns whether anything happened, and
-    /// sets `yield_now` when the driver should let other tasks run before writing.
+    /// sets `yield_now` when the driver should let other tasks run before writing, and
+    /// `notices` when notices wait for the handler.
     fn poll_round(
         &mut self,
         cx: &mut Context<'_>,
         wakers: &mut Vec<Waker>,
         yield_now: &mut bool,
+        notices: &mut bool,
     ) -> bool {
         let shared = Arc::clone(&self.shared);
         let mut st = shared.lock();
@@ -153,11 +161,16 @@ impl Driver {
         // Events of requests sent before the connection was ready (and from `discard`
         // or `terminate`) may be waiting.
         Self::route_events(&mut st, wakers);
+        *notices = st.listen.has_notices();
         if self.io_done {
             return false;
         }
         let unsent = st.unsent();
-        let defer = unsent > 0 && unsent < COALESCE_BYTES && !self.coalesced && !self.needs_flush;
+        let defer = unsent > 0
+            && unsent < COALESCE_BYTES
+            && !self.coalesced
+            && !self.needs_flush
+            && st.conn.in_flight() > 1;
         let mut progress = false;
         if defer {
             // Tasks issuing requests concurrently encode them one after another; one
@@ -171,11 +184,13 @@ impl Driver {
                 Err(e) => {
                     let error = Error::io("writing to the server failed", e);
                     self.fail(&mut st, Some(error), wakers);
+                    *notices = st.listen.has_notices();
                     return true;
                 }
             };
         }
         wakers.extend(st.take_send_waiters());
+        *notices = st.listen.has_notices();
         if st.read_paused() {
             // A COPY TO STDOUT consumer is behind: leave the data in the socket (the
             // server then waits) until it catches up and wakes the driver.
@@ -206,6 +221,7 @@ impl Driver {
                 progress = true;
             }
         }
+        *notices = st.listen.has_notices();
         progress
     }
 
@@ -229,19 +245,25 @@ impl Future for Driver {
             return Poll::Ready(());
         }
         for _ in 0..BUDGET {
-            let mut wakers = Vec::new();
+            let mut wakers = std::mem::take(&mut this.wakers);
             let mut yield_now = false;
-            let progress = this.poll_round(cx, &mut wakers, &mut yield_now);
+            let mut notices = false;
+            let progress = this.poll_round(cx, &mut wakers, &mut yield_now, &mut notices);
             // Before waking: a request's notices reach the handler before its result.
-            crate::listen::deliver_notices(&this.shared);
-            for w in wakers {
+            if notices {
+                crate::listen::deliver_notices(&this.shared);
+            }
+            for w in wakers.drain(..) {
                 w.wake();
             }
+            this.wakers = wakers;
             if yield_now {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            if this.is_over() {
+            // Checked when there is nothing left to do (a round with progress is
+            // followed by another): one lock less per busy round.
+            if (!progress || this.io_done) && this.is_over() {
                 if !this.io_done {
                     // Best effort: the server closes its side after Terminate anyway.
                     if Pin::new(&mut *this.stream).poll_close(cx).is_pending() {

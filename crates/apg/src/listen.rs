@@ -83,6 +83,11 @@ impl fmt::Debug for Hub {
 }
 
 impl Hub {
+    /// Whether notices wait for [`deliver_notices`].
+    pub(crate) fn has_notices(&self) -> bool {
+        !self.notices.is_empty()
+    }
+
     fn subscribe(&mut self, channel: Option<String>) -> u64 {
         let id = self.next_id;
         self.next_id += 1;

@@ -36,8 +36,10 @@ mod options;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::hash::BuildHasherDefault;
 use std::ops::Deref;
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
@@ -53,7 +55,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::row::Row;
 use crate::runtime::Runtime;
-use crate::shared::{Access, Item, Responses};
+use crate::shared::{Access, IdHasher, Item, Responses};
 
 use options::Options;
 pub use options::{PoolBuilder, DEFAULT_RESET_QUERY};
@@ -205,8 +207,12 @@ struct State {
     size: usize,
     /// Slots taken by the background task to make `min_idle` connections.
     opening: usize,
-    waiting: VecDeque<(u64, Waker)>,
-    granted: HashMap<u64, Grant>,
+    waiting: VecDeque<Waiting>,
+    /// The acquire-timeout task, parked while nobody waits.
+    sweeper: Option<Waker>,
+    /// Keyed by waiter ids, which the pool numbers itself: no flooding to fear,
+    /// so no SipHash on every hand-off.
+    granted: HashMap<u64, Grant, BuildHasherDefault<IdHasher>>,
     next_waiter: u64,
     closed: bool,
     close_waiters: Vec<Waker>,
@@ -331,7 +337,8 @@ impl Pool {
                 size: 0,
                 opening: 0,
                 waiting: VecDeque::new(),
-                granted: HashMap::new(),
+                sweeper: None,
+                granted: HashMap::default(),
                 next_waiter: 0,
                 closed: false,
                 close_waiters: Vec::new(),
@@ -340,6 +347,9 @@ impl Pool {
             counters: Counters::default(),
         });
         spawn_maintenance(&inner);
+        if inner.options.acquire_timeout.is_some() {
+            spawn_sweeper(&inner);
+        }
         Self { inner }
     }
 
@@ -354,12 +364,12 @@ impl Pool {
     /// new connection cannot be made.
     pub async fn acquire(&self) -> Result<PooledConnection, PoolError> {
         let start = Instant::now();
-        let result = match self.inner.options.acquire_timeout {
-            Some(limit) => race(&*self.inner.runtime, limit, self.inner.acquire())
-                .await
-                .unwrap_or(Err(PoolError::Timeout)),
-            None => self.inner.acquire().await,
-        };
+        let deadline = self
+            .inner
+            .options
+            .acquire_timeout
+            .map(|limit| start + limit);
+        let result = self.inner.acquire(deadline).await;
         let c = &self.inner.counters;
         c.wait_nanos
             .fetch_add(nanos(start.elapsed()), Ordering::Relaxed);
@@ -446,7 +456,8 @@ impl Pool {
             st.closed = true;
             let idle: Vec<IdleConn> = st.idle.drain(..).collect();
             st.size -= idle.len();
-            let waiters: Vec<Waker> = st.waiting.iter().map(|(_, w)| w.clone()).collect();
+            let mut waiters: Vec<Waker> = st.waiting.iter().map(|w| w.waker.clone()).collect();
+            waiters.extend(st.sweeper.take());
             (idle, waiters)
         };
         for w in waiters {
@@ -545,6 +556,75 @@ fn spawn_maintenance(inner: &Arc<Inner>) {
     inner.runtime.spawn(Box::pin(task));
 }
 
+/// The acquire timeout, for every waiter with one timer: the task sleeps until the
+/// earliest deadline in the queue, wakes the waiters past theirs (each then leaves
+/// the queue with [`PoolError::Timeout`]), and parks while nobody waits. A timer per
+/// acquire would cost more than the rest of a checkout. It ends with the pool.
+fn spawn_sweeper(inner: &Arc<Inner>) {
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let runtime = Arc::clone(&inner.runtime);
+    let task = async move {
+        loop {
+            let next = {
+                let Some(inner) = weak.upgrade() else { return };
+                let st = lock(&inner.state);
+                if st.closed {
+                    return;
+                }
+                let now = Instant::now();
+                let mut next: Option<Instant> = None;
+                let mut expired = Vec::new();
+                for w in &st.waiting {
+                    match w.deadline {
+                        Some(d) if d <= now => expired.push(w.waker.clone()),
+                        Some(d) => next = Some(next.map_or(d, |n| n.min(d))),
+                        None => {}
+                    }
+                }
+                drop(st);
+                for w in expired {
+                    w.wake();
+                }
+                next.map(|d| d.saturating_duration_since(now))
+            };
+            match next {
+                Some(wait) => runtime.sleep(wait).await,
+                // Park until a waiter with a deadline arrives (or the pool goes).
+                None => {
+                    let mut parked = false;
+                    poll_fn(|cx| {
+                        let Some(inner) = weak.upgrade() else {
+                            return Poll::Ready(());
+                        };
+                        let mut st = lock(&inner.state);
+                        if parked && st.sweeper.is_none() || st.closed {
+                            return Poll::Ready(());
+                        }
+                        if !parked && st.waiting.iter().any(|w| w.deadline.is_some()) {
+                            return Poll::Ready(());
+                        }
+                        parked = true;
+                        st.sweeper = Some(cx.waker().clone());
+                        Poll::Pending
+                    })
+                    .await;
+                }
+            }
+        }
+    };
+    inner.runtime.spawn(Box::pin(task));
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The sweeper holds the pool weakly: wake it to see that it is gone.
+        let sweeper = lock(&self.state).sweeper.take();
+        if let Some(sweeper) = sweeper {
+            sweeper.wake();
+        }
+    }
+}
+
 impl Inner {
     fn count(&self, reason: Reason) {
         self.counters.closed[reason as usize].fetch_add(1, Ordering::Relaxed);
@@ -579,7 +659,7 @@ impl Inner {
         if st.closed || st.size >= self.options.max_size {
             return None;
         }
-        let (id, waker) = st.waiting.pop_front()?;
+        let Waiting { id, waker, .. } = st.waiting.pop_front()?;
         st.size += 1;
         st.granted.insert(id, Grant::Open);
         Some(waker)
@@ -597,7 +677,7 @@ impl Inner {
             return self.discard(idle.conn, Reason::Expired);
         }
         match st.waiting.pop_front() {
-            Some((id, waker)) => {
+            Some(Waiting { id, waker, .. }) => {
                 st.granted.insert(id, Grant::Idle(idle));
                 drop(st);
                 waker.wake();
@@ -606,8 +686,9 @@ impl Inner {
         }
     }
 
-    /// Waits for an idle connection or a slot, first come first served.
-    async fn grant(self: &Arc<Self>) -> Result<Grant, PoolError> {
+    /// Waits for an idle connection or a slot, first come first served, until
+    /// `deadline` (enforced by the sweeper task, which wakes waiters past theirs).
+    async fn grant(self: &Arc<Self>, deadline: Option<Instant>) -> Result<Grant, PoolError> {
         let mut waiter = Waiter {
             inner: Arc::clone(self),
             id: None,
@@ -622,9 +703,13 @@ impl Inner {
                     waiter.id = None;
                     return Poll::Ready(Ok(grant));
                 }
-                if let Some((_, w)) = st.waiting.iter_mut().find(|(i, _)| *i == id) {
-                    if !w.will_wake(cx.waker()) {
-                        *w = cx.waker().clone();
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    // Leaves the queue through the waiter's Drop.
+                    return Poll::Ready(Err(PoolError::Timeout));
+                }
+                if let Some(w) = st.waiting.iter_mut().find(|w| w.id == id) {
+                    if !w.waker.will_wake(cx.waker()) {
+                        w.waker = cx.waker().clone();
                     }
                 }
                 return Poll::Pending;
@@ -641,22 +726,44 @@ impl Inner {
             }
             let id = st.next_waiter;
             st.next_waiter += 1;
-            st.waiting.push_back((id, cx.waker().clone()));
+            st.waiting.push_back(Waiting {
+                id,
+                waker: cx.waker().clone(),
+                deadline,
+            });
             waiter.id = Some(id);
+            // The sweeper parks while nobody waits: it has a deadline to watch now.
+            let sweeper = if deadline.is_some() {
+                st.sweeper.take()
+            } else {
+                None
+            };
+            drop(st);
+            if let Some(sweeper) = sweeper {
+                sweeper.wake();
+            }
             Poll::Pending
         })
         .await
     }
 
-    async fn acquire(self: &Arc<Self>) -> Result<PooledConnection, PoolError> {
-        let mut grant = self.grant().await?;
+    async fn acquire(
+        self: &Arc<Self>,
+        deadline: Option<Instant>,
+    ) -> Result<PooledConnection, PoolError> {
+        let mut grant = self.grant(deadline).await?;
         loop {
             match grant {
                 Grant::Open => {
                     let permit = Permit {
                         inner: Some(Arc::clone(self)),
                     };
-                    let conn = self.open().await.map_err(PoolError::Connect)?;
+                    // Boxed: connecting is rare, and its large future would otherwise
+                    // make every acquire's future that large.
+                    let conn = self
+                        .until(deadline, Box::pin(self.open()))
+                        .await?
+                        .map_err(PoolError::Connect)?;
                     let mut pooled = PooledConnection {
                         inner: Arc::clone(self),
                         conn: Some(conn),
@@ -672,13 +779,42 @@ impl Inner {
                     }
                     return Ok(pooled);
                 }
-                Grant::Idle(idle) => match self.check_out(idle).await {
+                Grant::Idle(idle) => match self.until(deadline, self.check_out(idle)).await? {
                     Ok(pooled) => return Ok(pooled),
                     // The slot of the connection just closed is ours to refill.
                     Err(()) => grant = Grant::Open,
                 },
             }
         }
+    }
+
+    /// Runs `future` until `deadline`: [`PoolError::Timeout`] after it. A future
+    /// that completes at once (a checkout with no health check or hook to wait for)
+    /// costs no timer.
+    async fn until<F: Future>(
+        &self,
+        deadline: Option<Instant>,
+        future: F,
+    ) -> Result<F::Output, PoolError> {
+        let Some(deadline) = deadline else {
+            return Ok(future.await);
+        };
+        let mut future = pin!(future);
+        let mut sleep = None;
+        poll_fn(|cx| {
+            if let Poll::Ready(v) = future.as_mut().poll(cx) {
+                return Poll::Ready(Ok(v));
+            }
+            let sleep = sleep.get_or_insert_with(|| {
+                self.runtime
+                    .sleep(deadline.saturating_duration_since(Instant::now()))
+            });
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(PoolError::Timeout));
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Makes a new connection and runs the `after_connect` hook. The caller owns the
@@ -757,17 +893,21 @@ impl Inner {
         if conn.client.is_closed() {
             return Some(Reason::Broken);
         }
-        if conn.generation != lock(&self.state).generation
-            || conn.expires.is_some_and(|e| Instant::now() >= e)
+        let now = Instant::now();
+        if conn.generation != lock(&self.state).generation || conn.expires.is_some_and(|e| now >= e)
         {
             return Some(Reason::Expired);
         }
         if self
             .options
             .health_check_after
-            .is_some_and(|after| since.elapsed() >= after)
+            .is_some_and(|after| now.saturating_duration_since(since) >= after)
         {
-            if conn.client.batch_execute("SELECT 1").await.is_err() {
+            // Boxed, as the connect path in `acquire`: rare, and large.
+            if Box::pin(conn.client.batch_execute("SELECT 1"))
+                .await
+                .is_err()
+            {
                 return Some(Reason::Broken);
             }
             // The health check ran behind the reset: its answer is complete now.
@@ -1091,12 +1231,20 @@ struct Waiter {
     id: Option<u64>,
 }
 
+/// An acquirer in the queue.
+struct Waiting {
+    id: u64,
+    waker: Waker,
+    /// When its acquire times out.
+    deadline: Option<Instant>,
+}
+
 impl Drop for Waiter {
     fn drop(&mut self) {
         let Some(id) = self.id else { return };
         let grant = {
             let mut st = lock(&self.inner.state);
-            st.waiting.retain(|(i, _)| *i != id);
+            st.waiting.retain(|w| w.id != id);
             st.granted.remove(&id)
         };
         match grant {

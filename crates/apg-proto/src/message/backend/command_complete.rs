@@ -51,20 +51,21 @@ impl CommandComplete {
     /// documented shape (`SELECT` alone, `INSERT 5` without the oid, a count that does
     /// not fit in a `u64`).
     pub fn rows(&self) -> Option<u64> {
-        let mut words = self.tag.split(' ');
-        let command = words.next()?;
+        // Runs once per statement: split at spaces found with memchr, no iterator.
+        let (command, mut rows) = self.tag.split_once(' ')?;
         if !COUNTED.contains(&command) {
             return None;
         }
         if command == "INSERT" {
             // The oid is always 0 since PostgreSQL 12, but it is still on the wire.
-            let oid = words.next()?;
+            let (oid, rest) = rows.split_once(' ')?;
             if !is_number(oid) {
                 return None;
             }
+            rows = rest;
         }
-        let rows = words.next()?;
-        if words.next().is_some() || !is_number(rows) {
+        // All digits: no further word.
+        if !is_number(rows) {
             return None;
         }
         rows.parse().ok()
