@@ -180,3 +180,89 @@ pub fn derive_from_sql(input: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{from_row, sql};
+
+    type Expand = fn(&syn::DeriveInput) -> syn::Result<proc_macro2::TokenStream>;
+
+    fn error(
+        expand: fn(&syn::DeriveInput) -> syn::Result<proc_macro2::TokenStream>,
+        src: &str,
+    ) -> String {
+        let input: syn::DeriveInput = syn::parse_str(src).unwrap();
+        match expand(&input) {
+            Ok(tokens) => panic!("expected an error, got {tokens}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn to_sql(input: &syn::DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
+        sql::expand(input, sql::Direction::To)
+    }
+
+    fn from_sql(input: &syn::DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
+        sql::expand(input, sql::Direction::From)
+    }
+
+    #[test]
+    fn unsupported_shapes_are_compile_errors() {
+        let cases: &[(Expand, &str, &str)] = &[
+            (to_sql, "enum E { A(i32), B }", "only unit variants"),
+            (from_sql, "enum E { A { x: i32 } }", "only unit variants"),
+            (to_sql, "enum E {}", "at least one variant"),
+            (to_sql, "enum E<T> { A }", "without generic parameters"),
+            (to_sql, "struct S(i32, i32);", "tuple struct with one field"),
+            (to_sql, "struct S;", "tuple struct with one field"),
+            (to_sql, "struct S {}", "at least one field"),
+            (to_sql, "union U { a: i32 }", "union"),
+            (
+                from_sql,
+                "struct S<'a, 'b>(&'a &'b str);",
+                "at most one lifetime",
+            ),
+            (from_row::expand, "enum E { A }", "structs only"),
+            (from_row::expand, "struct S;", "unit struct"),
+            (from_row::expand, "struct S<'a> { a: &'a str }", "lifetime"),
+        ];
+        for (expand, src, expected) in cases {
+            let e = error(*expand, src);
+            assert!(e.contains(expected), "{src}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_attributes_are_compile_errors() {
+        let cases: &[(Expand, &str, &str)] = &[
+            (to_sql, "#[apg(nmae = \"x\")] enum E { A }", "unknown apg attribute `nmae`"),
+            (to_sql, "#[apg(name = \"x\", name = \"y\")] enum E { A }", "duplicate"),
+            (to_sql, "#[apg(name = \"\")] enum E { A }", "cannot be empty"),
+            (to_sql, "#[apg(rename_all = \"Title\")] enum E { A }", "expected one of: lowercase"),
+            (to_sql, "enum E { #[apg(flatten)] A }", "unknown apg attribute `flatten`"),
+            (to_sql, "enum E { #[apg(rename = \"a\")] A, B2 }", ""),
+            (to_sql, "enum E { #[apg(rename = \"B\")] A, B }", "two variants have the label \"B\""),
+            (to_sql, "struct S { #[apg(flatten)] a: i32 }", "apply to FromRow"),
+            (to_sql, "struct S { #[apg(rename = \"b\")] a: i32, b: i32 }", "two fields"),
+            (to_sql, "#[apg(name = \"n\")] struct S(i32);", "does not apply"),
+            (to_sql, "struct S(#[apg(rename = \"x\")] i32);", "no apg attributes"),
+            (from_row::expand, "struct S { #[apg(flatten, rename = \"x\")] a: A }", "exclude each other"),
+            (from_row::expand, "struct S { #[apg(flatten, default)] a: A }", "exclude each other"),
+            (from_row::expand, "struct S { #[apg(skip)] a: i32 }", "unknown apg attribute `skip`"),
+            (from_row::expand, "struct S(#[apg(default)] i32);", "by position"),
+            (from_row::expand, "#[apg(rename_all = \"UPPERCASE\")] struct S { a: i32, #[apg(rename = \"A\")] b: i32 }", "two fields read column \"A\""),
+            (from_row::expand, "#[apg(crate = \"not a path\")] struct S { a: i32 }", "unexpected token"),
+        ];
+        for (expand, src, expected) in cases {
+            let input: syn::DeriveInput = syn::parse_str(src).unwrap();
+            match (expand(&input), *expected) {
+                (Ok(_), "") => {}
+                (Ok(tokens), _) => panic!("{src}: expected an error, got {tokens}"),
+                (Err(e), _) => assert!(
+                    !expected.is_empty() && e.to_string().contains(expected),
+                    "{src}: {e}"
+                ),
+            }
+        }
+    }
+}

@@ -34,7 +34,7 @@ enum Shape {
     /// Fields (Rust name, type) and their SQL names.
     Composite(Vec<(Ident, Type, String)>),
     /// The inner type of a one-field tuple struct.
-    Newtype(Type),
+    Newtype(Box<Type>),
 }
 
 pub(crate) fn expand(input: &DeriveInput, direction: Direction) -> syn::Result<TokenStream> {
@@ -59,7 +59,7 @@ pub(crate) fn expand(input: &DeriveInput, direction: Direction) -> syn::Result<T
                         "a newtype is sent as its field's type: `name` does not apply",
                     ));
                 }
-                Shape::Newtype(field.ty.clone())
+                Shape::Newtype(Box::new(field.ty.clone()))
             }
             _ => {
                 return Err(syn::Error::new(
@@ -90,7 +90,7 @@ pub(crate) fn expand(input: &DeriveInput, direction: Direction) -> syn::Result<T
         let types: Vec<&Type> = match &shape {
             Shape::Enum(_) => Vec::new(),
             Shape::Composite(fields) => fields.iter().map(|(_, ty, _)| ty).collect(),
-            Shape::Newtype(ty) => vec![ty],
+            Shape::Newtype(ty) => vec![&**ty],
         };
         let bounds = types.into_iter().map(|ty| -> WherePredicate {
             match &lifetime {
