@@ -322,7 +322,7 @@ fn check_fields(apg: &Path, names: &[&String]) -> TokenStream {
     let missing = custom(
         apg,
         quote!(
-            "composite type {} has no field {:?} (Rust type {} has)",
+            "composite type {} has no field {:?}, which Rust type {} has",
             ty,
             name,
             ::core::any::type_name::<Self>()
