@@ -18,7 +18,7 @@
 //!
 //! | Attribute | On | Meaning |
 //! |---|---|---|
-//! | `name = "mood"` | enum, struct | the PostgreSQL type's name (default: the Rust name in snake_case) |
+//! | `name = "mood"` | enum, struct | the PostgreSQL type's name, in any schema, or `"app.mood"` for that schema only (default: the Rust name in snake_case) |
 //! | `rename_all = "..."` | enum, struct | spell variants or fields as `lowercase`, `UPPERCASE`, `PascalCase`, `camelCase`, `snake_case`, `SCREAMING_SNAKE_CASE`, `kebab-case` or `SCREAMING-KEBAB-CASE` |
 //! | `crate = "path"` | enum, struct | the path to the apg crate (default `::apg`) |
 //! | `rename = "label"` | variant, field | the label, column or composite field name |

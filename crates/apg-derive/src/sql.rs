@@ -81,6 +81,7 @@ pub(crate) fn expand(input: &DeriveInput, direction: Direction) -> syn::Result<T
         || RenameRule::Snake.apply(&unraw(ident)),
         syn::LitStr::value,
     );
+    let named = named(&type_name);
     let mut generics = input.generics.clone();
     let lifetime = match direction {
         Direction::From => Some(from_sql_lifetime(&mut generics)?),
@@ -101,10 +102,10 @@ pub(crate) fn expand(input: &DeriveInput, direction: Direction) -> syn::Result<T
         generics.make_where_clause().predicates.extend(bounds);
     }
     let body = match (&shape, &lifetime) {
-        (Shape::Enum(variants), None) => to_sql_enum(&apg, variants, &type_name),
-        (Shape::Enum(variants), Some(lt)) => from_sql_enum(&apg, variants, &type_name, lt),
-        (Shape::Composite(fields), None) => to_sql_composite(&apg, fields, &type_name),
-        (Shape::Composite(fields), Some(lt)) => from_sql_composite(&apg, fields, &type_name, lt),
+        (Shape::Enum(variants), None) => to_sql_enum(&apg, variants, &named),
+        (Shape::Enum(variants), Some(lt)) => from_sql_enum(&apg, variants, &named, lt),
+        (Shape::Composite(fields), None) => to_sql_composite(&apg, fields, &named),
+        (Shape::Composite(fields), Some(lt)) => from_sql_composite(&apg, fields, &named, lt),
         (Shape::Newtype(inner), None) => to_sql_newtype(&apg, inner),
         (Shape::Newtype(inner), Some(lt)) => from_sql_newtype(&apg, inner, lt),
     };
@@ -220,6 +221,18 @@ fn composite_shape(fields: &FieldsNamed, rule: Option<RenameRule>) -> syn::Resul
     Ok(Shape::Composite(out))
 }
 
+/// Whether `ty` is the type called `type_name`: `name` in any schema, or
+/// `schema.name` in that schema only.
+fn named(type_name: &str) -> TokenStream {
+    match type_name.rsplit_once('.') {
+        Some((schema, name)) if !schema.is_empty() && !name.is_empty() => quote! {
+            (ty.name() == ::core::option::Option::Some(#name)
+                && ty.schema() == ::core::option::Option::Some(#schema))
+        },
+        _ => quote!((ty.name() == ::core::option::Option::Some(#type_name))),
+    }
+}
+
 /// `ValueError::Custom` with a formatted message.
 fn custom(apg: &Path, message: TokenStream) -> TokenStream {
     quote! {
@@ -227,7 +240,7 @@ fn custom(apg: &Path, message: TokenStream) -> TokenStream {
     }
 }
 
-fn to_sql_enum(apg: &Path, variants: &[(Ident, String)], type_name: &str) -> TokenStream {
+fn to_sql_enum(apg: &Path, variants: &[(Ident, String)], named: &TokenStream) -> TokenStream {
     let arms = variants.iter().map(|(v, label)| quote!(Self::#v => #label));
     let unknown = custom(
         apg,
@@ -260,7 +273,7 @@ fn to_sql_enum(apg: &Path, variants: &[(Ident, String)], type_name: &str) -> Tok
             // An enum's OID differs between databases, so a value sent without a known
             // parameter type goes as "unspecified" and the server infers the type.
             *ty == #apg::types::Type::UNSPECIFIED
-                || (ty.name() == ::core::option::Option::Some(#type_name)
+                || (#named
                     && ::core::matches!(ty.kind(), #apg::types::Kind::Enum(_)))
         }
 
@@ -273,7 +286,7 @@ fn to_sql_enum(apg: &Path, variants: &[(Ident, String)], type_name: &str) -> Tok
 fn from_sql_enum(
     apg: &Path,
     variants: &[(Ident, String)],
-    type_name: &str,
+    named: &TokenStream,
     lt: &Lifetime,
 ) -> TokenStream {
     let arms = variants.iter().map(|(v, label)| {
@@ -309,7 +322,7 @@ fn from_sql_enum(
         }
 
         fn accepts(ty: &#apg::types::Type) -> bool {
-            ty.name() == ::core::option::Option::Some(#type_name)
+            #named
                 && ::core::matches!(ty.kind(), #apg::types::Kind::Enum(_))
         }
     }
@@ -365,7 +378,11 @@ fn field_context(apg: &Path) -> TokenStream {
     )
 }
 
-fn to_sql_composite(apg: &Path, fields: &[(Ident, Type, String)], type_name: &str) -> TokenStream {
+fn to_sql_composite(
+    apg: &Path,
+    fields: &[(Ident, Type, String)],
+    named: &TokenStream,
+) -> TokenStream {
     let names: Vec<&String> = fields.iter().map(|(_, _, name)| name).collect();
     let check = check_fields(apg, &names);
     let context = field_context(apg);
@@ -421,7 +438,7 @@ fn to_sql_composite(apg: &Path, fields: &[(Ident, Type, String)], type_name: &st
 
         fn accepts(ty: &#apg::types::Type) -> bool {
             *ty == #apg::types::Type::UNSPECIFIED
-                || (ty.name() == ::core::option::Option::Some(#type_name)
+                || (#named
                     && ::core::matches!(ty.kind(), #apg::types::Kind::Composite(_)))
         }
 
@@ -434,7 +451,7 @@ fn to_sql_composite(apg: &Path, fields: &[(Ident, Type, String)], type_name: &st
 fn from_sql_composite(
     apg: &Path,
     fields: &[(Ident, Type, String)],
-    type_name: &str,
+    named: &TokenStream,
     lt: &Lifetime,
 ) -> TokenStream {
     let names: Vec<&String> = fields.iter().map(|(_, _, name)| name).collect();
@@ -496,7 +513,7 @@ fn from_sql_composite(
         }
 
         fn accepts(ty: &#apg::types::Type) -> bool {
-            ty.name() == ::core::option::Option::Some(#type_name)
+            #named
                 && ::core::matches!(ty.kind(), #apg::types::Kind::Composite(_))
         }
     }

@@ -149,3 +149,38 @@ fn arrays_of_enums() {
     let back: Vec<Mood> = FromSql::from_sql_checked(&array, Format::Binary, Some(&raw)).unwrap();
     assert_eq!(back, values);
 }
+
+#[derive(Debug, PartialEq, ToSql, FromSql)]
+#[apg(name = "app.status", rename_all = "snake_case")]
+enum Status {
+    Active,
+    OnHold,
+}
+
+#[test]
+fn a_schema_qualified_name_matches_that_schema_only() {
+    let labels = || Kind::Enum(vec!["active".to_owned(), "on_hold".to_owned()].into());
+    let app = Type::new(16_700, "status", "app", labels());
+    let public = Type::new(16_701, "status", "public", labels());
+    assert!(<Status as FromSql>::accepts(&app));
+    assert!(<Status as ToSql>::accepts(&app));
+    assert!(!<Status as FromSql>::accepts(&public));
+    assert!(!<Status as ToSql>::accepts(&public));
+    assert_eq!(
+        Status::from_sql_checked(&app, Format::Binary, Some(b"on_hold")),
+        Ok(Status::OnHold)
+    );
+    // Without a schema, any schema's type of that name.
+    let other = Type::new(16_702, "mood", "app", mood().kind());
+    assert!(<Mood as FromSql>::accepts(&other));
+}
+
+#[test]
+fn a_domain_over_an_enum_travels_as_the_enum() {
+    let domain = Type::new(16_710, "cheerful", "public", Kind::Domain(mood()));
+    assert_eq!(encode(&Mood::VeryHappy, &domain).unwrap(), b"very happy");
+    assert_eq!(
+        Mood::from_sql_checked(&domain, Format::Binary, Some(b"ok")),
+        Ok(Mood::Ok)
+    );
+}
