@@ -321,3 +321,24 @@ fn arrays_of_composites() {
     let raw = encode(&values, &array).unwrap();
     assert_eq!(decode::<Vec<Address>>(&array, &raw).unwrap(), values);
 }
+
+/// Generic over a field's type: the bounds are the fields' own.
+#[derive(Debug, PartialEq, ToSql, FromSql)]
+#[apg(name = "address")]
+struct GenericAddress<Z> {
+    street: String,
+    city: String,
+    zip: Z,
+}
+
+#[test]
+fn generic_composites() {
+    let value: GenericAddress<Option<i64>> = decode(&address_type(), HOME).unwrap();
+    assert_eq!(value.zip, Some(150));
+    let again = GenericAddress {
+        street: "Main St".to_owned(),
+        city: "Oslo".to_owned(),
+        zip: 150i32,
+    };
+    assert_eq!(encode(&again, &address_type()).unwrap(), HOME);
+}

@@ -57,6 +57,14 @@ struct User {
 #[derive(Debug, PartialEq, FromRow)]
 struct Pair(i32, Option<String>);
 
+/// Generic: the bounds are the fields' own.
+#[derive(Debug, PartialEq, FromRow)]
+struct Page<T, N> {
+    #[apg(flatten)]
+    item: T,
+    total: N,
+}
+
 #[test]
 fn from_row_by_name() {
     run(|_, client| async move {
@@ -106,6 +114,21 @@ fn from_row_by_name() {
             .unwrap();
         assert_eq!(user.audit.revision, 0);
         assert_eq!(user.nick_name.as_deref(), Some("e"));
+
+        let page: Page<Audit, i64> = client
+            .query_one_as("SELECT 'ada' AS created_by, 9::int8 AS total", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            page,
+            Page {
+                item: Audit {
+                    created_by: "ada".into(),
+                    revision: 0
+                },
+                total: 9
+            }
+        );
 
         let none: Option<User> = client
             .query_opt_as("SELECT * FROM users WHERE false", &[])
