@@ -236,3 +236,99 @@ impl Pool {
             .transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use apg_proto::message::backend::{DataRow, FieldDescription};
+    use apg_proto::message::Format;
+    use apg_proto::types::Type;
+
+    use super::*;
+    use crate::statement::Column;
+    use crate::ErrorKind;
+
+    /// A row of binary values: (name, type, value).
+    fn row(values: &[(&str, Type, Option<&[u8]>)]) -> Row {
+        let columns: Arc<[Column]> = values
+            .iter()
+            .map(|(name, ty, _)| {
+                Column::from_field(
+                    FieldDescription {
+                        name: (*name).to_owned(),
+                        table_oid: 0,
+                        column_id: 0,
+                        type_oid: ty.oid(),
+                        type_size: -1,
+                        type_modifier: -1,
+                        format: Format::Binary,
+                    },
+                    Some(Format::Binary),
+                )
+            })
+            .collect();
+        let data = DataRow::from_fields(values.iter().map(|(_, _, v)| *v)).unwrap();
+        Row::new(columns, data)
+    }
+
+    #[test]
+    fn tuples_by_position() {
+        let r = row(&[
+            ("a", Type::INT4, Some(&[0, 0, 0, 7])),
+            ("b", Type::TEXT, Some(b"x")),
+            ("c", Type::INT8, None),
+        ]);
+        assert_eq!(
+            <(i32, String, Option<i64>)>::from_row(&r).unwrap(),
+            (7, "x".to_owned(), None)
+        );
+        // Integers widen as in Row::try_get.
+        assert_eq!(
+            <(i64, String, Option<i32>)>::from_row(&r).unwrap(),
+            (7, "x".to_owned(), None)
+        );
+    }
+
+    #[test]
+    fn a_row_of_another_width_is_an_error() {
+        let r = row(&[
+            ("a", Type::INT4, Some(&[0, 0, 0, 7])),
+            ("b", Type::TEXT, None),
+        ]);
+        for e in [
+            <(i32,)>::from_row(&r).unwrap_err(),
+            <(i32, Option<String>, i32)>::from_row(&r).unwrap_err(),
+        ] {
+            assert_eq!(e.kind(), ErrorKind::Column);
+            assert!(e.to_string().contains("2 columns"), "{e}");
+        }
+    }
+
+    #[test]
+    fn conversion_errors_name_the_column() {
+        let r = row(&[
+            ("a", Type::INT4, Some(&[0, 0, 0, 7])),
+            ("b", Type::TEXT, None),
+        ]);
+        let e = <(i32, String)>::from_row(&r).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conversion);
+        assert!(e.to_string().contains("\"b\""), "{e}");
+        let e = <(String, Option<String>)>::from_row(&r).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conversion);
+        assert!(e.to_string().contains("\"a\""), "{e}");
+    }
+
+    #[test]
+    fn twelve_columns() {
+        let values: Vec<[u8; 4]> = (0..12i32).map(i32::to_be_bytes).collect();
+        let cells: Vec<(&str, Type, Option<&[u8]>)> = values
+            .iter()
+            .map(|v| ("n", Type::INT4, Some(&v[..])))
+            .collect();
+        let r = row(&cells);
+        type Twelve = (i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i64);
+        let t = Twelve::from_row(&r).unwrap();
+        assert_eq!((t.0, t.11), (0, 11));
+    }
+}
