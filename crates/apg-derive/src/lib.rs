@@ -139,8 +139,10 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
 /// ```
 ///
 /// Enums and composites are recognised by their name and kind, which the client learns
-/// from the catalog. A value sent before the parameter's type is known goes as
-/// "unspecified" and the server infers its type from the statement.
+/// from the catalog. A value sent before the parameter's type is known (with the
+/// statement cache off) goes as "unspecified" and the server infers its type from the
+/// statement; a composite's fields then go in the struct's declaration order, so a
+/// struct used that way must declare its fields in the type's order.
 ///
 /// Other shapes are compile errors:
 ///
