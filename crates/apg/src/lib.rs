@@ -31,6 +31,7 @@ mod connect;
 mod copy;
 mod driver;
 mod error;
+mod from_row;
 mod ident;
 mod listen;
 pub mod pool;
@@ -48,6 +49,7 @@ pub use client::{Client, Params, ToStatement};
 pub use config::{Config, ConfigError};
 pub use copy::{CopyInWriter, CopyOutStream};
 pub use error::{DbError, Error, ErrorKind};
+pub use from_row::FromRow;
 pub use listen::{Listener, Notification, LISTENER_CAPACITY};
 pub use pool::{Pool, PoolBuilder, PoolError, PooledConnection};
 pub use row::{Row, RowIndex, SimpleColumn, SimpleQueryMessage, SimpleRow};
@@ -64,6 +66,14 @@ pub use transaction::{IsolationLevel, Transaction, TransactionOptions};
 /// [`apg_proto::types`]).
 pub mod types {
     pub use apg_proto::types::*;
+
+    /// The buffer [`ToSql::to_sql`] writes into (from the `bytes` crate), so that an
+    /// implementation needs no dependency of its own.
+    pub use bytes::BytesMut;
+
+    /// The derive macros (feature `derive`).
+    #[cfg(feature = "derive")]
+    pub use apg_derive::{FromSql, ToSql};
 }
 
 pub use apg_proto::message::Format;
@@ -73,9 +83,12 @@ pub use apg_proto::message::Format;
 pub mod prelude {
     pub use crate::pool::{Pool, PoolBuilder, PoolError, PooledConnection};
     pub use crate::{
-        Client, Column, Config, CopyInWriter, CopyOutStream, DbError, Error, ErrorKind, FromSql,
-        IsolationLevel, Listener, Notification, Row, RowStream, SimpleQueryMessage, SimpleRow,
-        SqlState, Statement, ToSql, Transaction, TransactionOptions,
+        Client, Column, Config, CopyInWriter, CopyOutStream, DbError, Error, ErrorKind, FromRow,
+        FromSql, IsolationLevel, Listener, Notification, Row, RowStream, SimpleQueryMessage,
+        SimpleRow, SqlState, Statement, ToSql, Transaction, TransactionOptions,
     };
 }
+/// The derive macros (feature `derive`), named like the traits they implement.
+#[cfg(feature = "derive")]
+pub use apg_derive::{FromRow, FromSql, ToSql};
 pub use apg_proto::types::{FromSql, ToSql};
