@@ -32,6 +32,7 @@ mod copy;
 mod driver;
 mod error;
 mod ident;
+mod introspect;
 mod listen;
 pub mod pool;
 mod row;
