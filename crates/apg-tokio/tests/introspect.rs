@@ -426,6 +426,15 @@ fn with_the_statement_cache_off() {
             let statement = client.prepare(&format!("SELECT $1::{mood}")).await.unwrap();
             let m: String = client.query_scalar(&statement, &[&"sad"]).await.unwrap();
             assert_eq!(m, "sad");
+            // Its result formats apply: a type read in text stays text.
+            let statement = client
+                .prepare("SELECT 'a b'::tsvector, 1::int4")
+                .await
+                .unwrap();
+            let row = client.query_one(&statement, &[]).await.unwrap();
+            assert_eq!(row.columns()[0].format(), Format::Text);
+            assert_eq!(row.raw(0), Some(&b"'a' 'b'"[..]));
+            assert_eq!(row.get::<i32, _>(1), 1);
             assert_eq!(client.__stats().statements_prepared, 0);
         },
     );
@@ -541,4 +550,51 @@ fn extension_types_with_a_chosen_format() {
         },
     );
     server.drop_database(&db).expect("drop the test database");
+}
+
+#[test]
+fn concurrent_first_uses_and_row_streams() {
+    use futures_util::StreamExt;
+
+    run(|client| async move {
+        let mood = unique("mood");
+        let shape = unique("shape");
+        client
+            .batch_execute(&format!(
+                "CREATE TYPE {mood} AS ENUM ('sad', 'happy'); \
+                 CREATE TYPE {shape} AS ENUM ('round', 'square')"
+            ))
+            .await
+            .unwrap();
+        // Pipelined first uses of statements that each need a lookup.
+        let a = format!("SELECT 'sad'::{mood}, 'round'::{shape}");
+        let b = format!("SELECT ARRAY['square']::{shape}[], 'happy'::{mood}");
+        let (ra, rb) = futures_util::join!(client.query_one(&a, &[]), client.query_one(&b, &[]));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert_eq!(ra.get::<&str, _>(1), "round");
+        assert_eq!(rb.get::<Vec<String>, _>(0), ["square"]);
+        assert_eq!(rb.get::<&str, _>(1), "happy");
+        // A row stream holds the connection while it runs; its statement's types are
+        // looked up first.
+        let fresh = unique("fresh");
+        client
+            .batch_execute(&format!("CREATE TYPE {fresh} AS ENUM ('x', 'y')"))
+            .await
+            .unwrap();
+        let stream = client
+            .query_stream_with_fetch_size(
+                &format!(
+                    "SELECT (ARRAY['x', 'y']::{fresh}[])[1 + n % 2] FROM generate_series(0, 5) n"
+                ),
+                &[],
+                2,
+            )
+            .await
+            .unwrap();
+        let labels: Vec<String> = stream
+            .map(|row| row.unwrap().get::<String, _>(0))
+            .collect()
+            .await;
+        assert_eq!(labels, ["x", "y", "x", "y", "x", "y"]);
+    });
 }

@@ -1100,9 +1100,11 @@ pub(crate) fn encode_portal(
             let (sql, types) = unnamed_types(query, statement, params);
             let oids: Vec<u32> = types.iter().map(Type::oid).collect();
             req.parse("", sql, &oids).map_err(BindError::Core)?;
-            // The result columns are not known before the Describe answers, so every
-            // column is requested in binary.
-            bind(req, portal, "", &types, params, &[Format::Binary])?;
+            // A statement described beforehand knows its columns' formats (what
+            // `set_type_format` chose included); otherwise the columns are not known
+            // before the Describe answers, so every column is requested in binary.
+            let formats = statement.map_or(&[Format::Binary][..], Statement::result_formats);
+            bind(req, portal, "", &types, params, formats)?;
             req.describe_portal(portal).map_err(BindError::Core)?;
         }
     }

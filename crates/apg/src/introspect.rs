@@ -329,6 +329,12 @@ mod tests {
     }
 
     #[test]
+    fn the_query_fits_the_server_version() {
+        assert!(catalog_query(150_000).contains("rngmultitypid"));
+        assert!(!catalog_query(130_000).contains("rngmultitypid"));
+    }
+
+    #[test]
     fn formats_by_plain_or_qualified_name() {
         let mut cache = TypeCache::default();
         let ltree = Type::new(16_600, "ltree", "public", Kind::Simple);
