@@ -461,6 +461,28 @@ fn inside_a_transaction_and_a_wrong_rust_type() {
             assert!(message.contains(part), "{message:?} names {part}");
         }
         tx.rollback().await.unwrap();
+
+        // In an aborted transaction a statement using a new type fails with the
+        // server's error; nothing waits on the lookup.
+        let other = unique("mood");
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute(&format!("CREATE TYPE {other} AS ENUM ('a')"))
+            .await
+            .unwrap();
+        assert!(tx.batch_execute("SELECT 1/0").await.is_err());
+        let e = tx
+            .query_one(&format!("SELECT 'a'::{other}"), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Db);
+        tx.rollback().await.unwrap();
+        assert_eq!(
+            client
+                .query_scalar::<i32, _>("SELECT 1", &[])
+                .await
+                .unwrap(),
+            1
+        );
     });
 }
 
