@@ -620,3 +620,50 @@ fn concurrent_first_uses_and_row_streams() {
         assert_eq!(labels, ["x", "y", "x", "y", "x", "y"]);
     });
 }
+
+#[test]
+fn a_failed_lookup_fails_the_statement() {
+    let server = apg_testkit::server().expect("a PostgreSQL server to test against");
+    let Some(user) = server.user(apg_testkit::AuthMethod::Trust) else {
+        eprintln!("skipped: needs a testkit cluster");
+        return;
+    };
+    // A database where the catalog of enum labels cannot be read by ordinary users:
+    // the lookup fails, and so does the statement that needed it.
+    let db = server
+        .cluster()
+        .expect("a testkit cluster")
+        .create_database_owned_by(user.name())
+        .expect("a database for the test");
+    server
+        .execute_in(&db, "REVOKE SELECT ON pg_catalog.pg_enum FROM PUBLIC")
+        .expect("revoke");
+    let url = user.url_for(&db);
+    run_with(
+        |config| *config = url.parse().expect("the test URL parses"),
+        |client| async move {
+            client
+                .batch_execute("CREATE TYPE mood AS ENUM ('sad')")
+                .await
+                .unwrap();
+            let e = client
+                .query_one("SELECT 'sad'::mood", &[])
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e.as_db_error().map(apg::DbError::code),
+                Some(apg::SqlState::InsufficientPrivilege),
+                "{e}"
+            );
+            // Nothing is left half done: the connection goes on.
+            assert_eq!(
+                client
+                    .query_scalar::<i32, _>("SELECT 1", &[])
+                    .await
+                    .unwrap(),
+                1
+            );
+        },
+    );
+    server.drop_database(&db).expect("drop the test database");
+}
