@@ -543,10 +543,14 @@ fn extension_types_with_a_chosen_format() {
         |config| *config = url.parse().expect("the test URL parses"),
         |client| async move {
             client
-                .batch_execute("CREATE EXTENSION IF NOT EXISTS ltree")
+                .batch_execute(
+                    "CREATE EXTENSION IF NOT EXISTS ltree; \
+                     CREATE TYPE tagged AS (id int4, path ltree)",
+                )
                 .await
                 .unwrap();
-            let sql = "SELECT subpath($1, 1), ARRAY['a.b', 'c']::ltree[], $1::text";
+            let sql = "SELECT subpath($1, 1), ARRAY['a.b', 'c']::ltree[], $1::text, \
+                       ROW(7, 'p.q')::tagged";
             // Unchosen: text.
             let row = client
                 .query_one(sql, &[&LabelPath("x.y.z".into())])
@@ -556,6 +560,14 @@ fn extension_types_with_a_chosen_format() {
             assert_eq!(row.columns()[0].type_().name(), Some("ltree"));
             assert_eq!(row.get::<LabelPath, _>(0), LabelPath("y.z".into()));
             assert_eq!(row.get::<&str, _>(2), "x.y.z");
+            // A composite with a field read in text is read in text.
+            assert_eq!(row.columns()[3].format(), Format::Text);
+            let tagged: Record = row.get(3);
+            assert_eq!(tagged.get::<i32, _>("id"), Ok(7));
+            assert_eq!(
+                tagged.get::<LabelPath, _>("path"),
+                Ok(LabelPath("p.q".into()))
+            );
             // Chosen (schema-qualified): binary, for arrays of it too.
             client.set_type_format("public.ltree", Format::Binary);
             let row = client
@@ -568,6 +580,12 @@ fn extension_types_with_a_chosen_format() {
             assert_eq!(
                 row.get::<Vec<LabelPath>, _>(1),
                 [LabelPath("a.b".into()), LabelPath("c".into())]
+            );
+            assert_eq!(row.columns()[3].format(), Format::Binary);
+            let tagged: Record = row.get(3);
+            assert_eq!(
+                tagged.get::<LabelPath, _>("path"),
+                Ok(LabelPath("p.q".into()))
             );
         },
     );

@@ -57,7 +57,7 @@
 //! | PostgreSQL (described) | Rust |
 //! |---|---|
 //! | an enum | `String`, `&str`, `Box<str>`, `Cow<str>` (the label), or your own type |
-//! | a composite type (a table's row type) | [`Record`] (fields by name or position), or your own type over [`CompositeReader`] / [`CompositeWriter`] |
+//! | a composite type (a table's row type) | [`Record`] (fields by name or position; binary, or text when a field's type is read in text), or your own type over [`CompositeReader`] / [`CompositeWriter`] |
 //! | a domain | whatever reads its base type |
 //! | an array of any of these (or of a domain) | `Vec<T>`, `&[T]`, [`Array<T>`] of the element's Rust type (`Vec<Record>` for composites) |
 //! | a range over any subtype above, its multirange | [`Range<T>`], [`Multirange<T>`] |
@@ -464,8 +464,9 @@ const BINARY: &[Type] = &[
 ///
 /// Types described by the catalog ([`Type::new`]): an enum is binary (its label's
 /// text); a domain follows its base type, an array its element, a range its subtype, a
-/// multirange its range; a composite is binary when all its fields are (a `Record`
-/// reads binary only); any other type, an extension's `vector` or `ltree`, is text. See
+/// multirange its range; a composite is binary when all its fields are, else text
+/// (a [`Record`] reads both); any other type, an extension's `vector` or `ltree`, is
+/// text. See
 /// [`result_format_with`] to choose the format of such types.
 pub fn result_format(ty: &Type) -> Format {
     result_format_with(ty, &|_| None)

@@ -4,6 +4,11 @@
 //!
 //! Binary format (see [`CompositeReader`](super::CompositeReader)): `field_count: i32`,
 //! then per field `type_oid: u32`, `length: i32` (`-1` for NULL) and the value.
+//!
+//! Text format (what the client asks for when a field's type is read in text, an
+//! extension's type say): `(a,"b c",)`: fields separated by commas, an empty field is
+//! NULL, a field may be quoted (`""` is a quote inside quotes) and `\` escapes the
+//! next character. Fields are then text values of their types.
 
 use alloc::string::ToString;
 use alloc::sync::Arc;
@@ -80,9 +85,12 @@ pub struct Record {
     ty: Type,
     /// The field descriptions of a described composite type.
     described: Option<Arc<[Field]>>,
-    /// The whole binary value, as received.
+    /// The whole binary value, as received; for the text format, the fields' text,
+    /// unquoted, one after the other.
     data: Bytes,
     fields: Vec<Slot>,
+    /// The format of the fields' values.
+    format: Format,
 }
 
 #[derive(Clone)]
@@ -118,7 +126,14 @@ impl Record {
         self.fields.get(index).map(|s| &s.type_)
     }
 
-    /// The binary value of field `index`; `None` for NULL or no such field.
+    /// The format field values are in: binary, unless the record was read in text
+    /// format (then each field is its type's text).
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The value of field `index`, in the record's [`format`](Self::format); `None` for
+    /// NULL or no such field.
     pub fn raw(&self, index: usize) -> Option<&[u8]> {
         let range = self.fields.get(index)?.value.clone()?;
         self.data.get(range)
@@ -142,7 +157,7 @@ impl Record {
             .value
             .as_ref()
             .map(|range| self.data.get(range.clone()).unwrap_or_default());
-        T::from_sql_checked(&slot.type_, Format::Binary, value)
+        T::from_sql_checked(&slot.type_, self.format, value)
     }
 
     /// A value of the described composite type `ty` from one value per field, in
@@ -239,6 +254,82 @@ fn decode(ty: &Type, data: Bytes) -> Result<Record, ValueError> {
         described,
         data,
         fields,
+        format: Format::Binary,
+    })
+}
+
+/// Reads the text form of a composite value (`record_out`'s output).
+fn decode_text(ty: &Type, raw: &[u8]) -> Result<Record, ValueError> {
+    let malformed = |reason| ValueError::malformed::<Record>(ty, reason);
+    let described = match ty.kind() {
+        Kind::Composite(fields) => Some(fields),
+        _ => None,
+    };
+    let inner = raw
+        .strip_prefix(b"(")
+        .and_then(|r| r.strip_suffix(b")"))
+        .ok_or_else(|| malformed("text record not in parentheses"))?;
+    // The unquoted text is never longer than the quoted one.
+    let mut data = BytesMut::with_capacity(inner.len());
+    let mut fields = Vec::new();
+    let mut bytes = inner.iter().copied().peekable();
+    // `()` has no field; otherwise there is one more field than commas.
+    let mut more = !inner.is_empty();
+    while more {
+        let start = data.len();
+        let mut quoted_any = false;
+        let mut in_quotes = false;
+        more = false;
+        while let Some(b) = bytes.next() {
+            match b {
+                b'"' if in_quotes && bytes.peek() == Some(&b'"') => {
+                    bytes.next();
+                    data.put_u8(b'"');
+                }
+                b'"' => {
+                    in_quotes = !in_quotes;
+                    quoted_any = true;
+                }
+                b'\\' => {
+                    let escaped = bytes
+                        .next()
+                        .ok_or_else(|| malformed("text record ends in an escape"))?;
+                    data.put_u8(escaped);
+                }
+                b',' if !in_quotes => {
+                    more = true;
+                    break;
+                }
+                _ => data.put_u8(b),
+            }
+        }
+        if in_quotes {
+            return Err(malformed("unterminated quote in text record"));
+        }
+        let i = fields.len();
+        let type_ = match described.as_ref() {
+            Some(d) => d
+                .get(i)
+                .map(|f| f.type_().clone())
+                .ok_or_else(|| malformed("field count differs from the type's description"))?,
+            // Anonymous: the text says nothing about the types.
+            None => Type::UNKNOWN,
+        };
+        let end = data.len();
+        let value = (quoted_any || end > start).then_some(start..end);
+        fields.push(Slot { type_, value });
+    }
+    if let Some(d) = &described {
+        if d.len() != fields.len() {
+            return Err(malformed("field count differs from the type's description"));
+        }
+    }
+    Ok(Record {
+        ty: ty.clone(),
+        described,
+        data: data.freeze(),
+        fields,
+        format: Format::Text,
     })
 }
 
@@ -252,17 +343,21 @@ impl FromSql<'_> for Record {
         decode(ty, Bytes::copy_from_slice(raw))
     }
 
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        decode_text(ty, raw)
+    }
+
     fn accepts(ty: &Type) -> bool {
         accepts(ty)
     }
 }
 
 /// Sends the record as it is, as a value of its own composite type (built with
-/// [`Record::from_values`], or read from a column of that type). An anonymous record
-/// cannot be sent: the server has no input for it.
+/// [`Record::from_values`], or read in binary from a column of that type). An anonymous
+/// record cannot be sent: the server has no input for it.
 impl ToSql for Record {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
-        if *ty != self.ty || self.described.is_none() {
+        if *ty != self.ty || self.described.is_none() || self.format != Format::Binary {
             return Err(ValueError::wrong_type::<Self>(ty));
         }
         out.put_slice(&self.data);
@@ -417,6 +512,41 @@ mod tests {
     }
 
     #[test]
+    fn text_format() {
+        let ty = address();
+        let raw = br#"("Main \"St\"",12345)"#;
+        let r = Record::from_sql_checked(&ty, Format::Text, Some(raw)).unwrap();
+        assert_eq!(r.format(), Format::Text);
+        assert_eq!(r.get::<&str, _>("street"), Ok(r#"Main "St""#));
+        assert_eq!(r.get::<i32, _>("zip"), Ok(12_345));
+        let r = Record::from_sql_text(&ty, br#"("a ""b"", c",)"#).unwrap();
+        assert_eq!(r.get::<&str, _>(0), Ok(r#"a "b", c"#));
+        assert_eq!(r.get::<Option<i32>, _>(1), Ok(None));
+        // A quoted empty string is not NULL.
+        let r = Record::from_sql_text(&ty, br#"("",1)"#).unwrap();
+        assert_eq!(r.get::<Option<&str>, _>(0), Ok(Some("")));
+        // Text records are not sent back.
+        assert!(encode(&r, &ty).is_err());
+        let anonymous = Record::from_sql_text(&Type::RECORD, b"(1,x)").unwrap();
+        assert_eq!(anonymous.get::<&str, _>(1), Ok("x"));
+        assert_eq!(
+            Record::from_sql_text(&Type::RECORD, b"()").unwrap().len(),
+            0
+        );
+        for bad in [
+            &b""[..],
+            b"(",
+            b"(1,2",
+            b"(\\",
+            b"(\"a,1)",
+            b"(a)",
+            b"(a,b,c)",
+        ] {
+            assert!(Record::from_sql_text(&ty, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn hostile_counts_and_lengths() {
         let ty = Type::RECORD;
         assert!(Record::from_sql(&ty, &[]).is_err());
@@ -439,6 +569,11 @@ mod tests {
                 }
             }
             let _ = Record::from_sql(&address(), &raw);
+            if let Ok(r) = Record::from_sql_text(&Type::RECORD, &raw) {
+                for i in 0..r.len() {
+                    let _ = r.get::<Option<&str>, _>(i);
+                }
+            }
         }
     }
 }
