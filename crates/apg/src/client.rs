@@ -471,12 +471,114 @@ impl Client {
         if let Some(e) = out.error.take() {
             return Err(Error::db(e));
         }
-        let name = pending.name.take().unwrap_or_default();
         let params = out.params.take().unwrap_or_default();
         let fields = out.description.take().map(|d| d.fields).unwrap_or_default();
-        let statement = Statement::new(shared, name, Arc::from(sql), params, fields);
-        shared.lock().cache.insert(&statement);
+        // Types that are not built in are looked up before the statement is built: its
+        // parameters and columns carry their descriptions, and the result formats
+        // follow them.
+        self.describe_types(
+            params
+                .iter()
+                .map(Type::oid)
+                .chain(fields.iter().map(|f| f.type_oid)),
+            access,
+        )
+        .await?;
+        let name = pending.name.take().unwrap_or_default();
+        let mut st = shared.lock();
+        let statement = Statement::new(shared, name, Arc::from(sql), params, fields, &st.types);
+        st.cache.insert(&statement);
         Ok(statement)
+    }
+
+    /// Forgets what this connection learned about the schema: the descriptions of types
+    /// that are not built in (enums, composites, domains, ...) and the prepared
+    /// statements (closed on the server with the next request). The next statement
+    /// looks its types up again: call it after `ALTER TYPE ... ADD VALUE`, or after a
+    /// composite type or table it reads as a [`Record`](crate::types::Record) changed.
+    /// (asyncpg's `reload_schema_state`.)
+    ///
+    /// [`Statement`]s prepared before stay usable but keep their old descriptions.
+    pub fn reload_schema_state(&self) {
+        let statements = {
+            let mut st = self.shared().lock();
+            st.types.clear_types();
+            st.cache.take_all()
+        };
+        // Dropped unlocked: the last handle of each queues its Close.
+        drop(statements);
+    }
+
+    /// Requests results of the type called `type_name` in `format` (asyncpg's
+    /// `set_type_codec`, for the format half). `type_name` is `pg_type.typname`
+    /// (`"ltree"`), or schema-qualified (`"public.ltree"`) to pick one of several types
+    /// of that name. The choice also applies where the type is an array element, a
+    /// domain's base type, a range's subtype or a composite's field.
+    ///
+    /// Types not built in and without a choice are read in text format (enums and
+    /// composites of binary fields excepted); this is how an extension's type gets a
+    /// binary codec: implement [`FromSql`] (and [`ToSql`]; parameters are always sent in
+    /// binary) for your own Rust type, accepting `ty.name() == Some("ltree")`, and
+    /// choose the format its `from_sql` or `from_sql_text` reads.
+    ///
+    /// It applies to statements prepared afterwards: the statement cache is emptied. A
+    /// statement run with the statement cache off (capacity 0) asks for every column in
+    /// binary, whatever is chosen here. Call it once per connection, e.g. in a pool's
+    /// `after_connect` hook.
+    ///
+    /// ```no_run
+    /// use apg::types::{FromSql, ToSql, IsNull, Type, ValueError};
+    /// use apg::Format;
+    /// use bytes::{BufMut, BytesMut};
+    ///
+    /// /// An `ltree` label path (extension `ltree`). Its binary form is a version byte
+    /// /// (1), then the path as text.
+    /// #[derive(Debug, PartialEq)]
+    /// struct LabelPath(String);
+    ///
+    /// impl FromSql<'_> for LabelPath {
+    ///     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+    ///         match raw.split_first() {
+    ///             Some((1, path)) => std::str::from_utf8(path)
+    ///                 .map(|p| Self(p.to_owned()))
+    ///                 .map_err(|_| ValueError::malformed::<Self>(ty, "not UTF-8")),
+    ///             _ => Err(ValueError::malformed::<Self>(ty, "unknown ltree version")),
+    ///         }
+    ///     }
+    ///     fn accepts(ty: &Type) -> bool {
+    ///         ty.name() == Some("ltree")
+    ///     }
+    /// }
+    ///
+    /// impl ToSql for LabelPath {
+    ///     fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
+    ///         out.put_u8(1);
+    ///         out.put_slice(self.0.as_bytes());
+    ///         Ok(IsNull::No)
+    ///     }
+    ///     fn accepts(ty: &Type) -> bool {
+    ///         ty.name() == Some("ltree")
+    ///     }
+    ///     fn natural_type() -> Type {
+    ///         Type::UNSPECIFIED
+    ///     }
+    /// }
+    ///
+    /// # async fn f(client: &apg::Client) -> Result<(), apg::Error> {
+    /// client.set_type_format("ltree", Format::Binary);
+    /// let path: LabelPath = client
+    ///     .query_scalar("SELECT subpath($1, 1)", &[&LabelPath("a.b.c".into())])
+    ///     .await?;
+    /// assert_eq!(path, LabelPath("b.c".into()));
+    /// # Ok(()) }
+    /// ```
+    pub fn set_type_format(&self, type_name: &str, format: Format) {
+        let statements = {
+            let mut st = self.shared().lock();
+            st.types.set_format(type_name, format);
+            st.cache.take_all()
+        };
+        drop(statements);
     }
 
     // ---- running -----------------------------------------------------------------------
@@ -540,10 +642,16 @@ impl Client {
         let mut retried = false;
         loop {
             match self
-                .attempt(query, statement.as_ref(), params, keep)
+                .attempt(query, statement.as_ref(), params, keep, Access::Normal)
                 .await?
             {
-                Attempt::Done(out) => return Ok(out),
+                Attempt::Done(mut out) => {
+                    if keep == Keep::Rows && statement.as_ref().map_or(true, Statement::is_unnamed)
+                    {
+                        self.describe_result(&mut out, Access::Normal).await?;
+                    }
+                    return Ok(out);
+                }
                 Attempt::Reprepare(stale, error) => {
                     shared.lock().cache.evict(&stale);
                     if retried {
@@ -556,6 +664,49 @@ impl Client {
         }
     }
 
+    /// The columns of a result that came with its own RowDescription (the unnamed
+    /// statement) know their types by OID only: looks up those that are not built in
+    /// and gives the rows the described columns.
+    async fn describe_result(&self, out: &mut Collected, access: Access) -> Result<(), Error> {
+        let Some(columns) = out.rows.first().map(|r| Arc::clone(r.columns_arc())) else {
+            return Ok(());
+        };
+        self.describe_types(columns.iter().map(|c| c.type_().oid()), access)
+            .await?;
+        let described: Arc<[Column]> = {
+            let st = self.shared().lock();
+            if columns.iter().all(|c| {
+                c.type_().is_described() || !st.types.resolve(c.type_().oid()).is_described()
+            }) {
+                return Ok(());
+            }
+            columns
+                .iter()
+                .map(|c| c.with_type(st.types.resolve(c.type_().oid())))
+                .collect()
+        };
+        for row in &mut out.rows {
+            row.set_columns(Arc::clone(&described));
+        }
+        Ok(())
+    }
+
+    /// Runs `query` once as the unnamed statement, with `access` to the connection:
+    /// one round trip, no statement cache.
+    pub(crate) async fn attempt_unnamed(
+        &self,
+        query: Query<'_>,
+        params: &Params<'_>,
+        keep: Keep,
+        access: Access,
+    ) -> Result<Collected, Error> {
+        match self.attempt(query, None, params, keep, access).await? {
+            Attempt::Done(out) => Ok(out),
+            // Only a named statement is prepared again.
+            Attempt::Reprepare(_, e) => Err(Error::db(e)),
+        }
+    }
+
     /// Sends one execution and reads its result.
     async fn attempt(
         &self,
@@ -563,6 +714,7 @@ impl Client {
         statement: Option<&Statement>,
         params: &Params<'_>,
         keep: Keep,
+        access: Access,
     ) -> Result<Attempt, Error> {
         let shared = self.shared();
         if let Some(s) = statement {
@@ -571,7 +723,7 @@ impl Client {
         let named = statement.filter(|s| !s.is_unnamed());
         let touches_session = query_touches_session(query, statement);
         let responses = shared
-            .submit(Access::Normal, |st| {
+            .submit(access, |st| {
                 let closes = shared.take_pending_closes();
                 let st = &mut *st;
                 if touches_session {
@@ -961,9 +1113,11 @@ pub(crate) fn encode_portal(
             let (sql, types) = unnamed_types(query, statement, params);
             let oids: Vec<u32> = types.iter().map(Type::oid).collect();
             req.parse("", sql, &oids).map_err(BindError::Core)?;
-            // The result columns are not known before the Describe answers, so every
-            // column is requested in binary.
-            bind(req, portal, "", &types, params, &[Format::Binary])?;
+            // A statement described beforehand knows its columns' formats (what
+            // `set_type_format` chose included); otherwise the columns are not known
+            // before the Describe answers, so every column is requested in binary.
+            let formats = statement.map_or(&[Format::Binary][..], Statement::result_formats);
+            bind(req, portal, "", &types, params, formats)?;
             req.describe_portal(portal).map_err(BindError::Core)?;
         }
     }

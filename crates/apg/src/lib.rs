@@ -33,6 +33,7 @@ mod driver;
 mod error;
 mod from_row;
 mod ident;
+mod introspect;
 mod listen;
 pub mod pool;
 mod row;

@@ -103,6 +103,15 @@ impl Row {
         &self.columns
     }
 
+    pub(crate) fn columns_arc(&self) -> &Arc<[Column]> {
+        &self.columns
+    }
+
+    /// Replaces the columns by the same ones with their types described.
+    pub(crate) fn set_columns(&mut self, columns: Arc<[Column]>) {
+        self.columns = columns;
+    }
+
     /// The number of values.
     pub fn len(&self) -> usize {
         self.fields.len()

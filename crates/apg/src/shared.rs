@@ -126,6 +126,9 @@ pub(crate) struct State {
     /// Writers of COPY data waiting for the send buffer to drain.
     send_waiters: Vec<Waker>,
     pub(crate) cache: StatementCache,
+    /// What the catalog said about types that are not built in, and the result formats
+    /// the user chose for some types ([`crate::introspect`]).
+    pub(crate) types: crate::introspect::TypeCache,
     /// SQL texts being prepared for the cache, with the tasks waiting for them.
     preparing: HashMap<Arc<str>, Vec<Waker>>,
     pub(crate) stats: ConnectionStats,
@@ -203,6 +206,7 @@ impl Shared {
                 read_paused: false,
                 send_waiters: Vec::new(),
                 cache: StatementCache::new(cache_capacity),
+                types: crate::introspect::TypeCache::default(),
                 preparing: HashMap::new(),
                 stats: ConnectionStats::default(),
                 listen: crate::listen::Hub::default(),

@@ -14,6 +14,7 @@ use apg_proto::message::backend::FieldDescription;
 use apg_proto::message::Format;
 use apg_proto::types::Type;
 
+use crate::introspect::TypeCache;
 use crate::shared::Shared;
 
 /// A column of a query's result.
@@ -34,6 +35,14 @@ impl Column {
             table_oid: field.table_oid,
             column_id: field.column_id,
             format: format.unwrap_or(field.format),
+        }
+    }
+
+    /// The column with its type described by the catalog (same OID).
+    pub(crate) fn with_type(&self, type_: Type) -> Self {
+        Self {
+            type_,
+            ..self.clone()
         }
     }
 
@@ -89,14 +98,19 @@ impl Statement {
         sql: Arc<str>,
         params: Vec<Type>,
         fields: Vec<FieldDescription>,
+        types: &TypeCache,
     ) -> Self {
+        // Types not built in come described from the connection's type cache.
+        let params = params.iter().map(|t| types.resolve(t.oid())).collect();
         // Binary for what apg decodes from binary; text otherwise, which a custom
-        // `FromSql::from_sql_text` can still read.
+        // `FromSql::from_sql_text` can still read; what the user chose for a type
+        // (`Client::set_type_format`) first.
         let columns: Arc<[Column]> = fields
             .into_iter()
             .map(|f| {
-                let format = apg_proto::types::result_format(&Type::from_oid(f.type_oid));
-                Column::from_field(f, Some(format))
+                let type_ = types.resolve(f.type_oid);
+                let format = apg_proto::types::result_format_with(&type_, &|t| types.format_of(t));
+                Column::from_field(f, Some(format)).with_type(type_)
             })
             .collect();
         let result_formats = compact_formats(&columns);
@@ -267,6 +281,12 @@ impl StatementCache {
         if same {
             self.entries.remove(statement.sql());
         }
+    }
+
+    /// Empties the cache, returning the statements so the caller drops them (queuing
+    /// their Close) after unlocking.
+    pub(crate) fn take_all(&mut self) -> Vec<Statement> {
+        self.entries.drain().map(|(_, e)| e.statement).collect()
     }
 
     #[cfg(test)]

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use bytes::{BufMut, BytesMut};
 
-use super::{FromSql, IsNull, ToSql, Type, ValueError};
+use super::{accepted_as, FromSql, IsNull, ToSql, Type, ValueError};
 
 /// PostgreSQL's limit on array dimensions (`MAXDIM`).
 const MAX_DIMS: usize = 6;
@@ -90,7 +90,17 @@ fn element_count(dims: &[Dimension]) -> Option<usize> {
 }
 
 fn accepts_array(ty: &Type, accepts_element: impl Fn(&Type) -> bool) -> bool {
-    ty.element().is_some_and(|e| accepts_element(&e))
+    ty.element()
+        .is_some_and(|e| accepted_as(&e, accepts_element).is_some())
+}
+
+/// The array's declared element type (its OID is the one in the value's header) and
+/// the type its elements are read or sent as by `T` (the base type of a domain `T`
+/// does not accept itself).
+fn element_types(ty: &Type, accepts_element: impl Fn(&Type) -> bool) -> Option<(Type, Type)> {
+    let declared = ty.element()?;
+    let as_ = accepted_as(&declared, accepts_element)?;
+    Some((declared, as_))
 }
 
 fn write_array<T: ToSql>(
@@ -99,14 +109,13 @@ fn write_array<T: ToSql>(
     elements: &[T],
     out: &mut BytesMut,
 ) -> Result<IsNull, ValueError> {
-    let element_type = ty
-        .element()
-        .ok_or_else(|| ValueError::wrong_type::<T>(ty))?;
+    let (declared, element_type) =
+        element_types(ty, T::accepts).ok_or_else(|| ValueError::wrong_type::<T>(ty))?;
     let range = || ValueError::out_of_range::<T>(ty);
     out.put_i32(i32::try_from(dims.len()).map_err(|_| range())?);
     let has_nulls_at = out.len();
     out.put_i32(0);
-    out.put_u32(element_type.oid());
+    out.put_u32(declared.oid());
     for d in dims {
         out.put_i32(d.len);
         out.put_i32(d.lower_bound);
@@ -144,9 +153,8 @@ fn take<T, const N: usize>(ty: &Type, raw: &mut &[u8]) -> Result<[u8; N], ValueE
 
 fn read_array<'a, T: FromSql<'a>>(ty: &Type, raw: &'a [u8]) -> Result<Array<T>, ValueError> {
     let malformed = |reason| ValueError::malformed::<T>(ty, reason);
-    let element_type = ty
-        .element()
-        .ok_or_else(|| ValueError::wrong_type::<T>(ty))?;
+    let (declared, element_type) =
+        element_types(ty, T::accepts).ok_or_else(|| ValueError::wrong_type::<T>(ty))?;
     let mut raw = raw;
     let ndim = i32::from_be_bytes(take::<T, 4>(ty, &mut raw)?);
     let ndim = usize::try_from(ndim)
@@ -155,7 +163,7 @@ fn read_array<'a, T: FromSql<'a>>(ty: &Type, raw: &'a [u8]) -> Result<Array<T>, 
         .ok_or_else(|| malformed("invalid number of dimensions"))?;
     let _has_nulls = take::<T, 4>(ty, &mut raw)?;
     let oid = u32::from_be_bytes(take::<T, 4>(ty, &mut raw)?);
-    if oid != element_type.oid() {
+    if oid != declared.oid() {
         return Err(malformed("element type does not match the array type"));
     }
     let mut dims = Vec::with_capacity(ndim);
@@ -320,6 +328,46 @@ mod tests {
         let raw = encode(&empty, &Type::INT4_ARRAY).unwrap().unwrap();
         assert_eq!(&raw[..], &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23][..]);
         assert_eq!(Vec::<i32>::from_sql(&Type::INT4_ARRAY, &raw), Ok(empty));
+    }
+
+    #[test]
+    fn arrays_of_described_types() {
+        use super::super::Kind;
+        let mood = Type::new(
+            16_390,
+            "mood",
+            "public",
+            Kind::Enum(["sad", "happy"].map(String::from).into()),
+        );
+        let moods = Type::new(16_389, "_mood", "public", Kind::Array(mood));
+        let raw = encode(&vec!["sad", "happy"], &moods).unwrap().unwrap();
+        assert_eq!(
+            &raw[..24],
+            &[
+                0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x40, 0x06, 0, 0, 0, 2, 0, 0, 0, 1, //
+                0, 0, 0, 3
+            ][..]
+        );
+        assert_eq!(
+            Vec::<String>::from_sql(&moods, &raw),
+            Ok(vec![String::from("sad"), String::from("happy")])
+        );
+        // A domain array: the header names the domain, values are the base type's.
+        let positive = Type::new(16_500, "positive", "public", Kind::Domain(Type::INT4));
+        let positives = Type::new(16_499, "_positive", "public", Kind::Array(positive));
+        let raw = encode(&vec![7i32], &positives).unwrap().unwrap();
+        assert_eq!(
+            &raw[..],
+            &[
+                0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x40, 0x74, 0, 0, 0, 1, 0, 0, 0, 1, //
+                0, 0, 0, 4, 0, 0, 0, 7
+            ][..]
+        );
+        assert_eq!(
+            Vec::<i64>::from_sql_checked(&positives, Format::Binary, Some(&raw)),
+            Ok(vec![7])
+        );
+        assert!(Vec::<String>::from_sql_checked(&positives, Format::Binary, Some(&raw)).is_err());
     }
 
     #[test]

@@ -47,10 +47,25 @@
 //! | `pg_lsn` | [`PgLsn`] | |
 //! | arrays of any type above | `Vec<T>`, `&[T]` (one dimension), [`Array<T>`] (any) | |
 //! | `int4range`, `int8range`, `numrange`, `daterange`, `tsrange`, `tstzrange` | [`Range<T>`] of the element's Rust type | |
+//! | `int4multirange`, `int8multirange`, `nummultirange`, `datemultirange`, `tsmultirange`, `tstzmultirange` | [`Multirange<T>`] | |
+//! | `record` (anonymous rows) | [`Record`] (fields by position) | |
 //! | NULL | `Option<T>` (also as array elements) | |
 //!
+//! Types created with `CREATE TYPE` (or by an extension) have no fixed OID: a client
+//! describes them from the catalog ([`Type::new`], [`Kind`]), and then:
+//!
+//! | PostgreSQL (described) | Rust |
+//! |---|---|
+//! | an enum | `String`, `&str`, `Box<str>`, `Cow<str>` (the label), or your own type |
+//! | a composite type (a table's row type) | [`Record`] (fields by name or position; binary, or text when a field's type is read in text), or your own type over [`CompositeReader`] / [`CompositeWriter`] |
+//! | a domain | whatever reads its base type |
+//! | an array of any of these (or of a domain) | `Vec<T>`, `&[T]`, [`Array<T>`] of the element's Rust type (`Vec<Record>` for composites) |
+//! | a range over any subtype above, its multirange | [`Range<T>`], [`Multirange<T>`] |
+//! | an extension's type (`ltree`, `cube`, `vector`) | your own [`FromSql`] / [`ToSql`] accepting `ty.name() == Some("ltree")`; text format unless the client asks otherwise ([`result_format_with`]) |
+//!
 //! Values are exchanged in binary format; [`result_format`] names the types read in
-//! binary. Text format is decoded for `bool`, the integers, `oid`, the floats, the
+//! binary (described types included; [`result_format_with`] lets a client choose for
+//! extension types). Text format is decoded for `bool`, the integers, `oid`, the floats, the
 //! strings, `bytea`, `numeric`, `uuid` and `json`/`jsonb`.
 //!
 //! Implement the traits for your own types to extend the mapping.
@@ -72,10 +87,12 @@ mod geo;
 #[cfg(feature = "serde_json")]
 mod json;
 mod misc;
+mod multirange;
 mod network;
 mod numeric;
 mod primitive;
 mod range;
+mod record;
 mod string;
 #[cfg(feature = "time")]
 mod time_impls;
@@ -88,9 +105,11 @@ pub use geo::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
 #[cfg(feature = "serde_json")]
 pub use json::Json;
 pub use misc::{BitString, Money, PgLsn};
+pub use multirange::Multirange;
 pub use network::{IpNetwork, MacAddr, MacAddr8};
 pub use numeric::{Numeric, NumericError};
 pub use range::Range;
+pub use record::{Record, RecordIndex};
 pub use ty::{Field, Kind, Type};
 
 /// Whether a value written by [`ToSql::to_sql`] is NULL.
@@ -149,6 +168,13 @@ pub enum ValueError {
     },
     /// An error from an implementation outside this crate.
     Custom(Box<str>),
+    /// A [`Record`] has no field of that name or position.
+    NoSuchField {
+        /// The record's type.
+        pg_type: Type,
+        /// The name or position asked for.
+        field: Box<str>,
+    },
 }
 
 impl fmt::Display for ValueError {
@@ -180,6 +206,9 @@ impl fmt::Display for ValueError {
                  cannot both hold it"
             ),
             Self::Custom(message) => f.write_str(message),
+            Self::NoSuchField { pg_type, field } => {
+                write!(f, "{pg_type} value has no field {field}")
+            }
         }
     }
 }
@@ -369,83 +398,145 @@ pub trait FromSql<'a>: Sized {
     }
 }
 
+/// The built-in types this module decodes from binary (arrays, ranges and domains of
+/// them follow their element, subtype or base type).
+const BINARY: &[Type] = &[
+    Type::VOID,
+    Type::NUMERIC,
+    Type::DATE,
+    Type::TIME,
+    Type::TIMETZ,
+    Type::TIMESTAMP,
+    Type::TIMESTAMPTZ,
+    Type::INTERVAL,
+    Type::UUID,
+    Type::JSON,
+    Type::JSONB,
+    Type::INET,
+    Type::CIDR,
+    Type::MACADDR,
+    Type::MACADDR8,
+    Type::BIT,
+    Type::VARBIT,
+    Type::MONEY,
+    Type::POINT,
+    Type::LINE,
+    Type::LSEG,
+    Type::BOX,
+    Type::PATH,
+    Type::POLYGON,
+    Type::CIRCLE,
+    Type::PG_LSN,
+    Type::REGPROC,
+    Type::REGPROCEDURE,
+    Type::REGOPER,
+    Type::REGOPERATOR,
+    Type::REGCLASS,
+    Type::REGTYPE,
+    Type::REGCONFIG,
+    Type::REGDICTIONARY,
+    Type::REGNAMESPACE,
+    Type::REGROLE,
+    Type::REGCOLLATION,
+    Type::XID,
+    Type::CID,
+    Type::BOOL,
+    Type::BYTEA,
+    Type::CHAR,
+    Type::NAME,
+    Type::INT8,
+    Type::INT2,
+    Type::INT4,
+    Type::TEXT,
+    Type::OID,
+    Type::FLOAT4,
+    Type::FLOAT8,
+    Type::UNKNOWN,
+    Type::BPCHAR,
+    Type::VARCHAR,
+    // Anonymous rows: read as a `Record`, whose fields each say their type.
+    Type::RECORD,
+];
+
 /// The result format a client should request for a column of type `ty`: binary for the
 /// types this module decodes from binary, text otherwise (a text value can at least be
 /// read by a custom [`FromSql::from_sql_text`]).
+///
+/// Types described by the catalog ([`Type::new`]): an enum is binary (its label's
+/// text); a domain follows its base type, an array its element, a range its subtype, a
+/// multirange its range; a composite is binary when all its fields are, else text
+/// (a [`Record`] reads both); any other type, an extension's `vector` or `ltree`, is
+/// text. See
+/// [`result_format_with`] to choose the format of such types.
 pub fn result_format(ty: &Type) -> Format {
-    // An array is read in binary when its elements are; a domain as its base type.
-    if let Some(element) = ty.element() {
-        return result_format(&element);
+    result_format_with(ty, &|_| None)
+}
+
+/// [`result_format`], asking `custom` first for `ty` and for every type it refers to
+/// (element, base type, subtype, range, composite fields): `Some(format)` decides for
+/// that type. This is how a client lets its user choose the format of an extension's
+/// type, for which the user's own [`FromSql`] implementation reads that format.
+///
+/// ```
+/// use apg_proto::message::Format;
+/// use apg_proto::types::{result_format, result_format_with, Kind, Type};
+///
+/// let ltree = Type::new(16_600, "ltree", "public", Kind::Simple);
+/// let ltrees = Type::new(16_601, "_ltree", "public", Kind::Array(ltree.clone()));
+/// assert_eq!(result_format(&ltrees), Format::Text);
+/// let binary_ltree = |t: &Type| (t.name() == Some("ltree")).then_some(Format::Binary);
+/// assert_eq!(result_format_with(&ltrees, &binary_ltree), Format::Binary);
+/// ```
+pub fn result_format_with(ty: &Type, custom: &dyn Fn(&Type) -> Option<Format>) -> Format {
+    format_at(ty, custom, 0)
+}
+
+fn format_at(ty: &Type, custom: &dyn Fn(&Type) -> Option<Format>, depth: usize) -> Format {
+    // Descriptions come from the server: a bound on nesting keeps a hostile or
+    // cyclic one from recursing without end.
+    const MAX_DEPTH: usize = 32;
+    if depth > MAX_DEPTH {
+        return Format::Text;
     }
-    if let Some(base) = ty.domain_base() {
-        return result_format(base);
+    if let Some(format) = custom(ty) {
+        return format;
     }
-    let binary = [
-        Type::VOID,
-        Type::NUMERIC,
-        Type::DATE,
-        Type::TIME,
-        Type::TIMETZ,
-        Type::TIMESTAMP,
-        Type::TIMESTAMPTZ,
-        Type::INTERVAL,
-        Type::UUID,
-        Type::JSON,
-        Type::JSONB,
-        Type::INET,
-        Type::CIDR,
-        Type::MACADDR,
-        Type::MACADDR8,
-        Type::BIT,
-        Type::VARBIT,
-        Type::MONEY,
-        Type::POINT,
-        Type::LINE,
-        Type::LSEG,
-        Type::BOX,
-        Type::PATH,
-        Type::POLYGON,
-        Type::CIRCLE,
-        Type::PG_LSN,
-        Type::INT4_RANGE,
-        Type::INT8_RANGE,
-        Type::NUM_RANGE,
-        Type::DATE_RANGE,
-        Type::TS_RANGE,
-        Type::TSTZ_RANGE,
-        Type::REGPROC,
-        Type::REGPROCEDURE,
-        Type::REGOPER,
-        Type::REGOPERATOR,
-        Type::REGCLASS,
-        Type::REGTYPE,
-        Type::REGCONFIG,
-        Type::REGDICTIONARY,
-        Type::REGNAMESPACE,
-        Type::REGROLE,
-        Type::REGCOLLATION,
-        Type::XID,
-        Type::CID,
-        Type::BOOL,
-        Type::BYTEA,
-        Type::CHAR,
-        Type::NAME,
-        Type::INT8,
-        Type::INT2,
-        Type::INT4,
-        Type::TEXT,
-        Type::OID,
-        Type::FLOAT4,
-        Type::FLOAT8,
-        Type::UNKNOWN,
-        Type::BPCHAR,
-        Type::VARCHAR,
-    ];
-    if binary.contains(ty) {
-        Format::Binary
-    } else {
-        Format::Text
+    if BINARY.contains(ty) {
+        return Format::Binary;
     }
+    match ty.kind() {
+        Kind::Array(inner) | Kind::Domain(inner) | Kind::Range(inner) | Kind::Multirange(inner) => {
+            format_at(&inner, custom, depth + 1)
+        }
+        Kind::Enum(_) => Format::Binary,
+        Kind::Composite(fields) => {
+            if fields
+                .iter()
+                .all(|f| format_at(f.type_(), custom, depth + 1) == Format::Binary)
+            {
+                Format::Binary
+            } else {
+                Format::Text
+            }
+        }
+        _ => Format::Text,
+    }
+}
+
+/// The type a Rust type whose `accepts` is given reads or sends values of `ty` as:
+/// `ty` itself, or the base type of the domain `ty` (domains over domains followed).
+/// `None` when neither is accepted.
+pub(crate) fn accepted_as(ty: &Type, accepts: impl Fn(&Type) -> bool) -> Option<Type> {
+    // Domains nest only as deep as the catalog says; the bound guards against a
+    // description that loops.
+    let mut ty = ty.clone();
+    for _ in 0..32 {
+        if accepts(&ty) {
+            return Some(ty);
+        }
+        ty = ty.domain_base()?.clone();
+    }
+    None
 }
 
 impl<T: ToSql> ToSql for Option<T> {
@@ -600,5 +691,51 @@ mod tests {
         assert_eq!(result_format(&Type::NUMERIC_ARRAY), Format::Binary);
         assert_eq!(result_format(&Type::XML_ARRAY), Format::Text);
         assert_eq!(result_format(&Type::from_oid(99_999)), Format::Text);
+        assert_eq!(result_format(&Type::RECORD), Format::Binary);
+        assert_eq!(result_format(&Type::INT4_MULTIRANGE), Format::Binary);
+    }
+
+    #[test]
+    fn result_formats_of_described_types() {
+        let text = |labels: &[&str]| -> alloc::sync::Arc<[String]> {
+            labels.iter().map(|l| String::from(*l)).collect()
+        };
+        let mood = Type::new(16_390, "mood", "public", Kind::Enum(text(&["a"])));
+        let ltree = Type::new(16_600, "ltree", "public", Kind::Simple);
+        let moods = Type::new(16_389, "_mood", "public", Kind::Array(mood.clone()));
+        let floatrange = Type::new(16_700, "floatrange", "public", Kind::Range(Type::FLOAT8));
+        let multi = Type::new(
+            16_703,
+            "floatmultirange",
+            "public",
+            Kind::Multirange(floatrange.clone()),
+        );
+        let fields = |types: &[&Type]| -> alloc::sync::Arc<[Field]> {
+            types
+                .iter()
+                .map(|t| Field::new("f", (*t).clone()))
+                .collect()
+        };
+        let plain = Type::new(
+            16_800,
+            "plain",
+            "public",
+            Kind::Composite(fields(&[&Type::INT4, &mood, &moods])),
+        );
+        let with_ltree = Type::new(
+            16_801,
+            "tagged",
+            "public",
+            Kind::Composite(fields(&[&Type::INT4, &ltree])),
+        );
+        for binary in [&mood, &moods, &floatrange, &multi, &plain] {
+            assert_eq!(result_format(binary), Format::Binary, "{binary:?}");
+        }
+        assert_eq!(result_format(&ltree), Format::Text);
+        assert_eq!(result_format(&with_ltree), Format::Text);
+        let custom = |t: &Type| (t.name() == Some("ltree")).then_some(Format::Binary);
+        assert_eq!(result_format_with(&with_ltree, &custom), Format::Binary);
+        let text_mood = |t: &Type| (*t == Type::from_oid(16_390)).then_some(Format::Text);
+        assert_eq!(result_format_with(&moods, &text_mood), Format::Text);
     }
 }

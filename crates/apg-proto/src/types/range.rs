@@ -1,5 +1,7 @@
 //! Ranges: `int4range`, `int8range`, `numrange`, `daterange`, `tsrange` and
-//! `tstzrange` as [`Range<T>`] of the element's Rust type.
+//! `tstzrange` as [`Range<T>`] of the element's Rust type, and user-defined ranges
+//! described by the catalog (`CREATE TYPE floatrange AS RANGE (subtype = float8)`),
+//! whose subtype may itself be a domain.
 //!
 //! Binary format: a flags byte, then each finite bound as `length: i32` and the
 //! element's binary value, lower bound first.
@@ -8,7 +10,7 @@ use core::ops::Bound;
 
 use bytes::{BufMut, BytesMut};
 
-use super::{FromSql, IsNull, Kind, ToSql, Type, ValueError};
+use super::{accepted_as, FromSql, IsNull, Kind, ToSql, Type, ValueError};
 
 const EMPTY: u8 = 0x01;
 const LB_INC: u8 = 0x02;
@@ -63,6 +65,12 @@ fn element(ty: &Type) -> Option<Type> {
     }
 }
 
+/// The type `T`'s bounds are read or sent as: the subtype, or its base type when it is
+/// a domain `T` does not accept.
+fn bound_type(ty: &Type, accepts: impl Fn(&Type) -> bool) -> Option<Type> {
+    accepted_as(&element(ty)?, accepts)
+}
+
 /// The range type of an element type.
 fn range_of(element: &Type) -> Option<Type> {
     [
@@ -99,7 +107,8 @@ fn write_bound<T: ToSql>(
 
 impl<T: ToSql> ToSql for Range<T> {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
-        let element = element(ty).ok_or_else(|| ValueError::wrong_type::<Self>(ty))?;
+        let element =
+            bound_type(ty, T::accepts).ok_or_else(|| ValueError::wrong_type::<Self>(ty))?;
         let Self::Bounded { lower, upper } = self else {
             out.put_u8(EMPTY);
             return Ok(IsNull::No);
@@ -123,7 +132,7 @@ impl<T: ToSql> ToSql for Range<T> {
     }
 
     fn accepts(ty: &Type) -> bool {
-        element(ty).is_some_and(|e| T::accepts(&e))
+        bound_type(ty, T::accepts).is_some()
     }
 
     fn natural_type() -> Type {
@@ -134,7 +143,8 @@ impl<T: ToSql> ToSql for Range<T> {
 impl<'a, T: FromSql<'a>> FromSql<'a> for Range<T> {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
         let malformed = |reason| ValueError::malformed::<Self>(ty, reason);
-        let element = element(ty).ok_or_else(|| ValueError::wrong_type::<Self>(ty))?;
+        let element =
+            bound_type(ty, T::accepts).ok_or_else(|| ValueError::wrong_type::<Self>(ty))?;
         let (&flags, mut rest) = raw
             .split_first()
             .ok_or_else(|| malformed("truncated range"))?;
@@ -175,7 +185,7 @@ impl<'a, T: FromSql<'a>> FromSql<'a> for Range<T> {
     }
 
     fn accepts(ty: &Type) -> bool {
-        element(ty).is_some_and(|e| T::accepts(&e))
+        bound_type(ty, T::accepts).is_some()
     }
 }
 
@@ -212,6 +222,28 @@ mod tests {
                 .to_sql(&Type::INT4_RANGE, &mut BytesMut::new())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn user_defined_ranges() {
+        let floatrange = Type::new(16_700, "floatrange", "public", Kind::Range(Type::FLOAT8));
+        let r = Range::new(Bound::Included(1.5f64), Bound::Unbounded);
+        let raw = encode(&r, &floatrange).unwrap().unwrap();
+        assert_eq!(
+            &raw[..],
+            &[LB_INC | UB_INF, 0, 0, 0, 8, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0][..]
+        );
+        assert_eq!(Range::<f64>::from_sql(&floatrange, &raw), Ok(r));
+        // Over a domain: the bounds are the base type's.
+        let score = Type::new(16_701, "score", "public", Kind::Domain(Type::INT8));
+        let scores = Type::new(16_702, "scorerange", "public", Kind::Range(score));
+        let r = Range::new(Bound::Included(1i64), Bound::Excluded(5));
+        let raw = encode(&r, &scores).unwrap().unwrap();
+        assert_eq!(
+            Range::<i64>::from_sql_checked(&scores, crate::message::Format::Binary, Some(&raw)),
+            Ok(r)
+        );
+        assert!(encode(&Range::<String>::Empty, &scores).is_err());
     }
 
     proptest! {

@@ -3,6 +3,10 @@
 //!
 //! The binary format of these types is their text, in the client encoding (always
 //! UTF-8 for connections made by this crate), so both formats decode alike.
+//!
+//! Enum types (`CREATE TYPE mood AS ENUM (...)`, [`Kind::Enum`] once described) travel
+//! the same way: a value is its label's text, in both formats, so the string types read
+//! and send them too. The server checks that a label sent exists.
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -10,7 +14,7 @@ use alloc::string::String;
 
 use bytes::{BufMut, BytesMut};
 
-use super::{FromSql, IsNull, ToSql, Type, ValueError};
+use super::{FromSql, IsNull, Kind, ToSql, Type, ValueError};
 
 fn accepts(ty: &Type) -> bool {
     [
@@ -21,6 +25,7 @@ fn accepts(ty: &Type) -> bool {
         Type::UNKNOWN,
     ]
     .contains(ty)
+        || (ty.is_described() && matches!(ty.kind(), Kind::Enum(_)))
 }
 
 fn utf8<'a, T>(ty: &Type, raw: &'a [u8]) -> Result<&'a str, ValueError> {
@@ -190,6 +195,36 @@ mod tests {
             encode(&cow, &Type::NAME).unwrap().as_deref(),
             Some("é".as_bytes())
         );
+    }
+
+    #[test]
+    fn enum_labels_are_strings() {
+        let mood = Type::new(
+            16_390,
+            "mood",
+            "public",
+            Kind::Enum(["sad", "happy"].map(String::from).into()),
+        );
+        assert_eq!(
+            encode(&"happy", &mood).unwrap().as_deref(),
+            Some(&b"happy"[..])
+        );
+        assert_eq!(
+            encode(&String::from("sad"), &mood).unwrap().as_deref(),
+            Some(&b"sad"[..])
+        );
+        for format in [Format::Binary, Format::Text] {
+            assert_eq!(
+                String::from_sql_checked(&mood, format, Some(b"happy")),
+                Ok("happy".to_string())
+            );
+            assert_eq!(
+                Cow::<str>::from_sql_checked(&mood, format, Some(b"sad")),
+                Ok(Cow::Borrowed("sad"))
+            );
+        }
+        // An OID not described yet is not known to be an enum.
+        assert!(encode(&"sad", &Type::from_oid(16_390)).is_err());
     }
 
     #[test]
