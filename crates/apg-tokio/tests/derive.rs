@@ -356,7 +356,6 @@ fn newtypes_over_a_domain() {
 }
 
 #[test]
-#[ignore = "needs type introspection"]
 fn newtype_parameters_of_a_domain_type() {
     run(|_, client| async move {
         // A parameter of a domain type is described with the domain's OID: sending to
@@ -427,7 +426,6 @@ struct Person {
 }
 
 #[test]
-#[ignore = "needs type introspection"]
 fn enums() {
     run(|_, client| async move {
         let schema = schema(
@@ -500,7 +498,6 @@ fn enums() {
 }
 
 #[test]
-#[ignore = "needs type introspection"]
 fn enums_without_the_statement_cache() {
     run(|runtime, _| async move {
         // Without prepared statements a parameter goes with its natural type:
@@ -581,7 +578,6 @@ struct Contact {
 }
 
 #[test]
-#[ignore = "needs type introspection"]
 fn composites() {
     run(|_, client| async move {
         let schema = schema(
@@ -672,7 +668,6 @@ struct ShortAddress {
 }
 
 #[test]
-#[ignore = "needs type introspection"]
 fn composite_field_mismatches() {
     run(|_, client| async move {
         let schema = schema(

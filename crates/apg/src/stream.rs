@@ -411,12 +411,19 @@ impl Stream for RowStream {
                     return Poll::Ready(Some(Ok(Row::new(columns, data))));
                 }
                 Item::Response(Response::RowDescription(desc)) => {
-                    this.columns = Some(
-                        desc.fields
-                            .into_iter()
-                            .map(|f| Column::from_field(f, None))
-                            .collect(),
-                    );
+                    // The types this connection has described already (the unnamed
+                    // statement's columns are not looked up here).
+                    let st = this.client.shared().lock();
+                    let columns = desc
+                        .fields
+                        .into_iter()
+                        .map(|f| {
+                            let type_ = st.types.resolve(f.type_oid);
+                            Column::from_field(f, None).with_type(type_)
+                        })
+                        .collect();
+                    drop(st);
+                    this.columns = Some(columns);
                 }
                 Item::Response(Response::PortalSuspended) => {
                     this.batches.pop_front();
