@@ -27,6 +27,7 @@
 //! | `numeric` | [`Numeric`] | |
 //! | `numeric` | `rust_decimal::Decimal` | `rust_decimal` |
 //! | `text`, `varchar`, `bpchar`, `name`, `unknown` | `String`, `&str`, `Box<str>`, `Cow<str>` | |
+//! | `xml`; `tsvector`, `tsquery` (read only, text format) | `String`, `&str`, `Box<str>`, `Cow<str>` | |
 //! | `bytea` | `Vec<u8>`, `&[u8]`, `Box<[u8]>`, `Cow<[u8]>`, `bytes::Bytes` | |
 //! | `void` | `()` (read only) | |
 //! | `date` | [`Date`] | |
@@ -45,6 +46,7 @@
 //! | `money` | [`Money`] | |
 //! | `point`, `line`, `lseg`, `box`, `path`, `polygon`, `circle` | [`Point`], [`Line`], [`LineSegment`], [`PgBox`], [`Path`], [`Polygon`], [`Circle`] | |
 //! | `pg_lsn` | [`PgLsn`] | |
+//! | `hstore` (extension, found by name) | `BTreeMap<String, Option<String>>`, `HashMap<String, Option<String>>` | `std` for `HashMap` |
 //! | arrays of any type above | `Vec<T>`, `&[T]` (one dimension), [`Array<T>`] (any) | |
 //! | `int4range`, `int8range`, `numrange`, `daterange`, `tsrange`, `tstzrange` | [`Range<T>`] of the element's Rust type | |
 //! | NULL | `Option<T>` (also as array elements) | |
@@ -69,6 +71,7 @@ mod chrono_impls;
 mod composite;
 mod datetime;
 mod geo;
+mod hstore;
 #[cfg(feature = "serde_json")]
 mod json;
 mod misc;
