@@ -810,3 +810,68 @@ fn xml_and_text_search_types() {
         assert!(client.query("SELECT $1::xml", &[&"<a>"]).await.is_err());
     });
 }
+
+#[test]
+fn interval_text_matches_the_server() {
+    use apg::types::{Date, Interval, Timestamp, TimestampTz};
+
+    run(|client| async move {
+        let edges = [
+            Interval::new(0, 0, 0),
+            Interval::new(0, 0, -1_000_000),
+            Interval::new(14, 3, 14_706_500_000),
+            Interval::new(-14, 0, 0),
+            Interval::new(0, -1, 3_600_000_000),
+            Interval::new(-1, 2, -1),
+            Interval::new(12, -3, 0),
+            Interval::new(0, 0, 90_000_000_000),
+            Interval::new(1, 1, 1),
+            Interval::new(i32::MAX, i32::MAX, i64::MAX - 1),
+            Interval::new(i32::MIN + 1, i32::MIN + 1, i64::MIN + 1),
+            Interval::new(-11, 0, 59_999_999),
+        ];
+        for iv in edges {
+            echo(&client, "interval", iv, &iv.to_string()).await;
+        }
+        client
+            .execute("SET intervalstyle = iso_8601", &[])
+            .await
+            .unwrap();
+        for iv in edges {
+            let text: String = client
+                .query_scalar("SELECT $1::interval::text", &[&iv])
+                .await
+                .unwrap();
+            assert_eq!(text.parse::<Interval>(), Ok(iv), "{text}");
+        }
+        client.execute("RESET intervalstyle", &[]).await.unwrap();
+        // The other types' ISO output parses back to the value sent.
+        client
+            .execute("SET timezone = 'Asia/Kolkata'", &[])
+            .await
+            .unwrap();
+        for micros in [0, -1, 1_234_567_890_123, -63_000_000_000_000_000] {
+            let ts = Timestamp::from_pg_micros(micros);
+            let tz = TimestampTz::from_pg_micros(micros);
+            let row = client
+                .query_one(
+                    "SELECT $1::timestamp::text, $2::timestamptz::text",
+                    &[&ts, &tz],
+                )
+                .await
+                .unwrap();
+            assert_eq!(row.get::<&str, _>(0).parse(), Ok(ts));
+            assert_eq!(
+                row.get::<&str, _>(1).parse(),
+                Ok(tz),
+                "{}",
+                row.get::<&str, _>(1)
+            );
+        }
+        let date: String = client
+            .query_scalar("SELECT '0044-03-15 BC'::date::text", &[])
+            .await
+            .unwrap();
+        assert_eq!(date.parse(), Ok(Date::from_ymd(-43, 3, 15).unwrap()));
+    });
+}

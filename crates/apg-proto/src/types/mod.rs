@@ -86,7 +86,7 @@ mod ty;
 
 pub use array::{Array, Dimension};
 pub use composite::{CompositeReader, CompositeWriter, RawField};
-pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
+pub use datetime::{Date, Interval, ParseError, Time, TimeTz, Timestamp, TimestampTz};
 pub use geo::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
 #[cfg(feature = "serde_json")]
 pub use json::Json;
