@@ -813,7 +813,7 @@ fn xml_and_text_search_types() {
 
 #[test]
 fn interval_text_matches_the_server() {
-    use apg::types::{Date, Interval, Timestamp, TimestampTz};
+    use apg::types::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 
     run(|client| async move {
         let edges = [
@@ -873,5 +873,15 @@ fn interval_text_matches_the_server() {
             .await
             .unwrap();
         assert_eq!(date.parse(), Ok(Date::from_ymd(-43, 3, 15).unwrap()));
+        let t = TimeTz::new(
+            Time::from_hms_micro(9, 30, 0, 5).unwrap(),
+            -(3 * 3600 + 1800),
+        )
+        .unwrap();
+        let text: String = client
+            .query_scalar("SELECT $1::timetz::text", &[&t])
+            .await
+            .unwrap();
+        assert_eq!(text.parse(), Ok(t), "{text}");
     });
 }

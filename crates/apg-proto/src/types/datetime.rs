@@ -627,6 +627,25 @@ impl Cursor<'_> {
         word
     }
 
+    /// A UTC offset as PostgreSQL prints it, `+HH[:MM[:SS]]` or `-...`, in seconds
+    /// east of UTC; `None` beyond its limit of 15:59:59.
+    fn utc_offset(&mut self) -> Option<i64> {
+        let sign = match self.0.first() {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return None,
+        };
+        self.sign();
+        let mut offset = self.fixed(2)? * 3600;
+        if self.eat(b':') {
+            offset += self.fixed(2).filter(|&m| m < 60)? * 60;
+            if self.eat(b':') {
+                offset += self.fixed(2).filter(|&s| s < 60)?;
+            }
+        }
+        (offset <= i64::from(MAX_OFFSET)).then_some(sign * offset)
+    }
+
     /// A time of day, `HH:MM:SS[.ffffff]`, as microseconds.
     fn time(&mut self) -> Option<i64> {
         let hours = self.fixed(2)?;
@@ -865,6 +884,21 @@ impl core::str::FromStr for Time {
     }
 }
 
+impl core::str::FromStr for TimeTz {
+    type Err = ParseError;
+
+    /// `HH:MM:SS[.ffffff]` and the UTC offset, as PostgreSQL prints a `timetz`:
+    /// `09:30:00+05:30`, `23:00:00-08`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut c = Cursor(s.as_bytes());
+        let time = c.time().and_then(Time::from_micros);
+        let offset = c.utc_offset().filter(|_| c.0.is_empty());
+        time.zip(offset)
+            .and_then(|(time, offset)| Self::new(time, i32::try_from(offset).ok()?))
+            .ok_or(ParseError("timetz"))
+    }
+}
+
 /// `YYYY-MM-DD HH:MM:SS[.f]` and whatever follows (the zone, for `timestamptz`),
 /// as microseconds since 2000-01-01 of the local time.
 fn parse_timestamp<'a>(text: &'a [u8], bc: bool) -> Option<(i64, Cursor<'a>)> {
@@ -913,24 +947,9 @@ impl core::str::FromStr for TimestampTz {
         }
         let (text, bc) = strip_bc(s.as_bytes());
         let (local, mut c) = parse_timestamp(text, bc).ok_or(err)?;
-        let sign = match c.0.first() {
-            Some(b'+') => 1,
-            Some(b'-') => -1,
-            _ => return Err(err),
-        };
-        c.sign();
-        let mut offset = c.fixed(2).ok_or(err)? * 3600;
-        if c.eat(b':') {
-            offset += c.fixed(2).filter(|&m| m < 60).ok_or(err)? * 60;
-            if c.eat(b':') {
-                offset += c.fixed(2).filter(|&s| s < 60).ok_or(err)?;
-            }
-        }
-        if !c.0.is_empty() || offset > i64::from(MAX_OFFSET) {
-            return Err(err);
-        }
+        let offset = c.utc_offset().filter(|_| c.0.is_empty()).ok_or(err)?;
         local
-            .checked_sub(sign * offset * MICROS_PER_SECOND)
+            .checked_sub(offset * MICROS_PER_SECOND)
             .map(Self)
             .filter(|t| !t.is_infinite())
             .ok_or(err)
@@ -1022,6 +1041,10 @@ impl ToSql for TimeTz {
 }
 
 impl FromSql<'_> for TimeTz {
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        from_text(ty, raw)
+    }
+
     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
         let raw = fixed::<Self, 12>(ty, raw)?;
         let (time, zone) = raw.split_at(8);
@@ -1356,6 +1379,24 @@ mod tests {
         for bad in ["24:00:01", "1:00:00", "12:00", "12:00:00.", "12:60:00"] {
             assert!(bad.parse::<Time>().is_err(), "{bad}");
         }
+        let t = TimeTz::new(Time::from_hms_micro(9, 30, 0, 5).unwrap(), 5 * 3600 + 1800).unwrap();
+        assert_eq!(t.to_string().parse(), Ok(t));
+        assert_eq!(
+            "23:00:00-08".parse(),
+            Ok(TimeTz::new(Time::from_hms_micro(23, 0, 0, 0).unwrap(), -8 * 3600).unwrap())
+        );
+        for bad in [
+            "23:00:00",
+            "23:00:00+16",
+            "23:00:00+1",
+            "23:00:00+01:00:00:00",
+        ] {
+            assert!(bad.parse::<TimeTz>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            TimeTz::from_sql_checked(&Type::TIMETZ, Format::Text, Some(b"09:30:00.000005+05:30")),
+            Ok(t)
+        );
         let ts = Timestamp::new(
             Date::from_ymd(2024, 2, 29).unwrap(),
             Time::from_hms_micro(13, 5, 7, 250_000).unwrap(),
@@ -1424,6 +1465,7 @@ mod tests {
             let _ = s.parse::<Interval>();
             let _ = s.parse::<Date>();
             let _ = s.parse::<Time>();
+            let _ = s.parse::<TimeTz>();
             let _ = s.parse::<Timestamp>();
             let _ = s.parse::<TimestampTz>();
         }

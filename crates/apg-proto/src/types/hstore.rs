@@ -334,6 +334,8 @@ mod tests {
         ));
     }
 
+    /// RUSTSEC-2026-0180 was a panic in an hstore decoder on a bad inner length:
+    /// every length and count here is checked against the bytes left.
     #[test]
     fn hostile_binary_is_an_error() {
         let cases: &[&[u8]] = &[

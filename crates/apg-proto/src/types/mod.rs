@@ -53,7 +53,7 @@
 //!
 //! Values are exchanged in binary format; [`result_format`] names the types read in
 //! binary. Text format is decoded for `bool`, the integers, `oid`, the floats, the
-//! strings, `bytea`, `numeric`, `uuid` and `json`/`jsonb`; `date`, `time`,
+//! strings, `bytea`, `numeric`, `uuid` and `json`/`jsonb`; `date`, `time`, `timetz`,
 //! `timestamp`, `timestamptz` (ISO `DateStyle`) and `interval` (`postgres` or
 //! `iso_8601` `IntervalStyle`) as this crate's types; `inet`, `cidr`, `macaddr`,
 //! `macaddr8`; `hstore`; and `xml`, `tsvector`, `tsquery` as strings.
