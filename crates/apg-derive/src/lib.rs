@@ -139,10 +139,10 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
 /// ```
 ///
 /// Enums and composites are recognised by their name and kind, which the client learns
-/// from the catalog. A value sent before the parameter's type is known (with the
-/// statement cache off) goes as "unspecified" and the server infers its type from the
-/// statement; a composite's fields then go in the struct's declaration order, so a
-/// struct used that way must declare its fields in the type's order.
+/// from the catalog. Their natural type is "unspecified" (their OIDs differ between
+/// databases): the client then has the statement's parameter types described before
+/// sending, also with the statement cache off. A composite value sent as an
+/// undescribed type is refused, since the order of the type's fields is unknown.
 ///
 /// Other shapes are compile errors:
 ///

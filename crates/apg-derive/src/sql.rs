@@ -391,14 +391,6 @@ fn to_sql_composite(
             #name => writer.field(&self.#ident, field.type_()),
         }
     });
-    let undescribed = fields.iter().map(|(ident, ty, name)| {
-        quote! {
-            let name = #name;
-            writer
-                .field(&self.#ident, &<#ty as #apg::types::ToSql>::natural_type())
-                .map_err(|e| #context)?;
-        }
-    });
     let unreachable = custom(
         apg,
         quote!("composite type {} has an unexpected field {:?}", ty, name),
@@ -425,12 +417,17 @@ fn to_sql_composite(
                     writer.finish();
                 }
                 _ => {
-                    // Not described (sent before the statement's parameter types are
-                    // known): the fields in declaration order, each as its Rust type's
-                    // natural type; the server checks them against the type.
-                    let mut writer = #apg::types::CompositeWriter::new(out);
-                    #(#undescribed)*
-                    writer.finish();
+                    // Not described: the order of the type's fields is unknown, and
+                    // the server checks only each field's type, so fields of one type
+                    // could be swapped silently. (The client describes a statement's
+                    // parameters before sending a value that cannot name its type.)
+                    return ::core::result::Result::Err(#apg::types::ValueError::Custom(
+                        ::std::format!(
+                            "composite type {} is not described: the order of its fields is unknown",
+                            ty
+                        )
+                        .into_boxed_str(),
+                    ));
                 }
             }
             ::core::result::Result::Ok(#apg::types::IsNull::No)

@@ -293,18 +293,12 @@ fn the_type_is_found_by_name_and_kind() {
 }
 
 #[test]
-fn undescribed_types_are_sent_in_declaration_order() {
+fn undescribed_types_are_refused() {
+    // The order of the type's fields is unknown: sending in declaration order could
+    // swap fields of one type silently.
     assert_eq!(<Address as ToSql>::natural_type(), Type::UNSPECIFIED);
-    assert!(<Address as ToSql>::accepts(&Type::UNSPECIFIED));
-    let raw = encode(&home(), &Type::UNSPECIFIED).unwrap();
-    #[rustfmt::skip]
-    let expected: &[u8] = &[
-        0, 0, 0, 3,
-        0, 0, 0, 25, 0, 0, 0, 4, b'O', b's', b'l', b'o',
-        0, 0, 0, 25, 0, 0, 0, 7, b'M', b'a', b'i', b'n', b' ', b'S', b't',
-        0, 0, 0, 23, 0, 0, 0, 4, 0, 0, 0, 150,
-    ];
-    assert_eq!(raw, expected);
+    let e = encode(&home(), &Type::UNSPECIFIED).unwrap_err();
+    assert!(e.to_string().contains("not described"), "{e}");
 }
 
 #[test]

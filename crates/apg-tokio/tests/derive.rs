@@ -530,8 +530,8 @@ struct LabelledPoint {
 #[test]
 fn enums_and_composites_sent_without_the_statement_cache() {
     run(|runtime, _| async move {
-        // Unprepared, an enum or composite parameter goes as "unspecified" and the
-        // server infers its type; a composite's fields go in declaration order.
+        // A value that cannot name its type has the statement described first, even
+        // with the cache off: a composite's fields then go in the type's order.
         let mut config = common::test_config();
         config.statement_cache_capacity = 0;
         let client = common::connect_with(&runtime, config).await;
@@ -556,8 +556,52 @@ fn enums_and_composites_sent_without_the_statement_cache() {
             .await
             .unwrap();
         assert_eq!(text, "(1,-2,)");
+        // Declared in another order than the type's: still by name.
+        let swapped = SwappedPoint {
+            label: Some("p".into()),
+            y: -2,
+            x: 1,
+        };
+        let text: String = client
+            .query_scalar("SELECT $1::labelled_point::text", &[&swapped])
+            .await
+            .unwrap();
+        assert_eq!(text, "(1,-2,p)");
+        // Arrays of them, and through execute_many.
+        let points = vec![swapped.clone(), swapped];
+        let text: String = client
+            .query_scalar("SELECT $1::labelled_point[]::text", &[&points])
+            .await
+            .unwrap();
+        assert_eq!(text, r#"{"(1,-2,p)","(1,-2,p)"}"#);
+        client
+            .batch_execute("CREATE TEMP TABLE swapped (p labelled_point)")
+            .await
+            .unwrap();
+        let first = SwappedPoint {
+            label: None,
+            y: 5,
+            x: 4,
+        };
+        client
+            .execute_many("INSERT INTO swapped VALUES ($1)", &[&[&first], &[&first]])
+            .await
+            .unwrap();
+        let text: String = client
+            .query_scalar("SELECT string_agg(p::text, ' ') FROM swapped", &[])
+            .await
+            .unwrap();
+        assert_eq!(text, "(4,5,) (4,5,)");
         drop_schema(&client, &schema).await;
     });
+}
+
+#[derive(Debug, Clone, PartialEq, ToSql, FromSql)]
+#[apg(name = "labelled_point")]
+struct SwappedPoint {
+    label: Option<String>,
+    y: i32,
+    x: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, ToSql, FromSql)]

@@ -435,6 +435,14 @@ fn with_the_statement_cache_off() {
             assert_eq!(row.columns()[0].format(), Format::Text);
             assert_eq!(row.raw(0), Some(&b"'a' 'b'"[..]));
             assert_eq!(row.get::<i32, _>(1), 1);
+            // A row stream's columns are described too.
+            let sql = format!("SELECT 'sad'::{mood} AS m FROM generate_series(1, 3)");
+            let mut stream = client.query_stream(sql.as_str(), &[]).await.unwrap();
+            let mut moods = Vec::new();
+            while let Some(row) = futures_util::StreamExt::next(&mut stream).await {
+                moods.push(row.unwrap().get::<String, _>("m"));
+            }
+            assert_eq!(moods, ["sad"; 3]);
             assert_eq!(client.__stats().statements_prepared, 0);
         },
     );
@@ -560,8 +568,9 @@ fn extension_types_with_a_chosen_format() {
             assert_eq!(row.columns()[0].type_().name(), Some("ltree"));
             assert_eq!(row.get::<LabelPath, _>(0), LabelPath("y.z".into()));
             assert_eq!(row.get::<&str, _>(2), "x.y.z");
-            // A composite with a field read in text is read in text.
-            assert_eq!(row.columns()[3].format(), Format::Text);
+            // A composite is read in binary (`record_send` sends every field type in
+            // binary), unless text was chosen for a field's type.
+            assert_eq!(row.columns()[3].format(), Format::Binary);
             let tagged: Record = row.get(3);
             assert_eq!(tagged.get::<i32, _>("id"), Ok(7));
             assert_eq!(
@@ -583,6 +592,20 @@ fn extension_types_with_a_chosen_format() {
             );
             assert_eq!(row.columns()[3].format(), Format::Binary);
             let tagged: Record = row.get(3);
+            assert_eq!(
+                tagged.get::<LabelPath, _>("path"),
+                Ok(LabelPath("p.q".into()))
+            );
+            // Text chosen: the composite holding it is read in text too.
+            client.set_type_format("ltree", Format::Text);
+            let row = client
+                .query_one(sql, &[&LabelPath("x.y.z".into())])
+                .await
+                .unwrap();
+            assert_eq!(row.columns()[0].format(), Format::Text);
+            assert_eq!(row.columns()[3].format(), Format::Text);
+            let tagged: Record = row.get(3);
+            assert_eq!(tagged.get::<i32, _>("id"), Ok(7));
             assert_eq!(
                 tagged.get::<LabelPath, _>("path"),
                 Ok(LabelPath("p.q".into()))

@@ -709,3 +709,178 @@ fn ranges() {
         .await;
     });
 }
+
+#[test]
+fn hstore_round_trips() {
+    use std::collections::{BTreeMap, HashMap};
+
+    let server = apg_testkit::server().expect("a PostgreSQL server to test against");
+    // An extension of its own database, so its OID and objects stay out of the way
+    // of the other tests.
+    let Some(cluster) = server.cluster() else {
+        return;
+    };
+    let db = cluster.create_database().expect("create a database");
+    cluster
+        .execute_in(&db, "CREATE EXTENSION hstore")
+        .expect("CREATE EXTENSION hstore");
+    let url = server.url_for(&db);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let runtime: Arc<dyn apg::Runtime> =
+        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    rt.block_on(async move {
+        let config: Config = url.parse().expect("the test URL parses");
+        let client = Client::connect(&config, runtime).await.expect("connect");
+        let map = |pairs: &[(&str, Option<&str>)]| -> BTreeMap<String, Option<String>> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(String::from)))
+                .collect()
+        };
+        echo(&client, "hstore", map(&[]), "").await;
+        echo(
+            &client,
+            "hstore",
+            map(&[("a", Some("1")), ("b", None), ("", Some(""))]),
+            r#"""=>"", "a"=>"1", "b"=>NULL"#,
+        )
+        .await;
+        echo(
+            &client,
+            "hstore",
+            map(&[("clé \"q\"", Some("väl\\ue ✓")), ("n", Some("NULL"))]),
+            r#""n"=>"NULL", "clé \"q\""=>"väl\\ue ✓""#,
+        )
+        .await;
+        let hashed: HashMap<String, Option<String>> = client
+            .query_scalar(r#"SELECT 'k=>v, "x y"=>NULL'::hstore"#, &[])
+            .await
+            .expect("read as HashMap");
+        assert_eq!(
+            hashed,
+            HashMap::from([("k".into(), Some("v".into())), ("x y".into(), None)])
+        );
+    });
+    drop(rt);
+    let _ = cluster.drop_database(&db);
+}
+
+#[test]
+fn xml_and_text_search_types() {
+    run(|client| async move {
+        echo(
+            &client,
+            "xml",
+            String::from("<a b=\"é\">x</a>"),
+            "<a b=\"é\">x</a>",
+        )
+        .await;
+        assert_eq!(
+            read::<String>(&client, "'a fat cat'::tsvector").await,
+            "'a' 'cat' 'fat'"
+        );
+        assert_eq!(
+            read::<String>(&client, "to_tsquery('simple', 'fat & !rat')").await,
+            "'fat' & !'rat'"
+        );
+        let row = client
+            .query_one("SELECT 'x y'::tsvector, '<r/>'::xml", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<&str, _>(0), "'x' 'y'");
+        assert_eq!(row.get::<&str, _>(1), "<r/>");
+        // xml[] is sent as an array of xml texts.
+        let row = client
+            .query_one("SELECT $1::xml[]::text", &[&vec!["<a/>", "<b>t</b>"]])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<&str, _>(0), "{<a/>,<b>t</b>}");
+        // tsvector's binary format is not text: a string is not sent as one.
+        let e = client
+            .query("SELECT $1::tsvector", &[&"a b"])
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Conversion);
+        // Malformed xml is the server's error, not garbage stored.
+        assert!(client.query("SELECT $1::xml", &[&"<a>"]).await.is_err());
+    });
+}
+
+#[test]
+fn interval_text_matches_the_server() {
+    use apg::types::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
+
+    run(|client| async move {
+        let edges = [
+            Interval::new(0, 0, 0),
+            Interval::new(0, 0, -1_000_000),
+            Interval::new(14, 3, 14_706_500_000),
+            Interval::new(-14, 0, 0),
+            Interval::new(0, -1, 3_600_000_000),
+            Interval::new(-1, 2, -1),
+            Interval::new(12, -3, 0),
+            Interval::new(0, 0, 90_000_000_000),
+            Interval::new(1, 1, 1),
+            Interval::new(i32::MAX, i32::MAX, i64::MAX - 1),
+            Interval::new(i32::MIN + 1, i32::MIN + 1, i64::MIN + 1),
+            Interval::new(-11, 0, 59_999_999),
+        ];
+        for iv in edges {
+            echo(&client, "interval", iv, &iv.to_string()).await;
+        }
+        client
+            .execute("SET intervalstyle = iso_8601", &[])
+            .await
+            .unwrap();
+        for iv in edges {
+            let text: String = client
+                .query_scalar("SELECT $1::interval::text", &[&iv])
+                .await
+                .unwrap();
+            assert_eq!(text.parse::<Interval>(), Ok(iv), "{text}");
+        }
+        client.execute("RESET intervalstyle", &[]).await.unwrap();
+        // The other types' ISO output parses back to the value sent.
+        client
+            .execute("SET timezone = 'Asia/Kolkata'", &[])
+            .await
+            .unwrap();
+        for micros in [0, -1, 1_234_567_890_123, -63_000_000_000_000_000] {
+            let ts = Timestamp::from_pg_micros(micros);
+            let tz = TimestampTz::from_pg_micros(micros);
+            let row = client
+                .query_one(
+                    "SELECT $1::timestamp::text, $2::timestamptz::text",
+                    &[&ts, &tz],
+                )
+                .await
+                .unwrap();
+            assert_eq!(row.get::<&str, _>(0).parse(), Ok(ts));
+            assert_eq!(
+                row.get::<&str, _>(1).parse(),
+                Ok(tz),
+                "{}",
+                row.get::<&str, _>(1)
+            );
+        }
+        let date: String = client
+            .query_scalar("SELECT '0044-03-15 BC'::date::text", &[])
+            .await
+            .unwrap();
+        assert_eq!(date.parse(), Ok(Date::from_ymd(-43, 3, 15).unwrap()));
+        let t = TimeTz::new(
+            Time::from_hms_micro(9, 30, 0, 5).unwrap(),
+            -(3 * 3600 + 1800),
+        )
+        .unwrap();
+        let text: String = client
+            .query_scalar("SELECT $1::timetz::text", &[&t])
+            .await
+            .unwrap();
+        assert_eq!(text.parse(), Ok(t), "{text}");
+    });
+}

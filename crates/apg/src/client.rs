@@ -316,6 +316,16 @@ pub(crate) fn close_pending(
     Ok(())
 }
 
+/// Whether a value cannot name its type (an enum, a composite, `hstore`: no fixed
+/// OID), so the statement's parameter types must be described before it is sent, even
+/// with the statement cache off: sent as "unspecified", a composite's fields could not
+/// be put in the type's order.
+pub(crate) fn needs_described_params(params: &Params<'_>) -> bool {
+    params
+        .iter()
+        .any(|p| p.value_natural_type() == Type::UNSPECIFIED)
+}
+
 fn check_param_count(expected: usize, params: &Params<'_>) -> Result<(), Error> {
     if expected == params.len() {
         Ok(())
@@ -427,7 +437,7 @@ impl Client {
     pub(crate) async fn prepare_with(&self, sql: &str, access: Access) -> Result<Statement, Error> {
         let shared = self.shared();
         // Concurrent first uses of one SQL text prepare it once: the others wait.
-        let _preparing = match shared.claim_prepare(sql).await {
+        let _preparing = match shared.claim_prepare(sql, access).await {
             Claim::Cached(statement) => return Ok(statement),
             Claim::Mine(guard) => guard,
         };
@@ -636,7 +646,9 @@ impl Client {
                 }
                 Some(s.clone())
             }
-            Query::Sql(sql) if caching => Some(self.prepare(sql).await?),
+            Query::Sql(sql) if caching || needs_described_params(params) => {
+                Some(self.prepare(sql).await?)
+            }
             Query::Sql(_) => None,
         };
         let mut retried = false;
@@ -911,7 +923,9 @@ impl Client {
         let caching = shared.lock().cache.enabled();
         let mut statement = match query {
             Query::Statement(s) => Some(s.clone()),
-            Query::Sql(sql) if caching => Some(self.prepare(sql).await?),
+            Query::Sql(sql) if caching || param_sets.iter().any(|p| needs_described_params(p)) => {
+                Some(self.prepare(sql).await?)
+            }
             Query::Sql(_) => None,
         };
         let mut retried = false;

@@ -153,20 +153,29 @@ fn catalog_query(server_version: u32) -> String {
     )
 }
 
+/// How deeply described types nest at most.
+const MAX_DEPTH: usize = 32;
+
 /// Builds the described type `oid` from the catalog's rows, the types it refers to
-/// first, and caches it. `depth` bounds the nesting a (corrupt or racing) catalog
-/// answer could make cyclic.
+/// first, and caches it. `building` cuts cycles a (corrupt or racing) catalog answer
+/// could make; `depth` bounds the nesting (a chain of thousands of domains, which any
+/// user can create, would otherwise overflow the stack here and in every recursive
+/// walk of the type later): past [`MAX_DEPTH`], a type is known by its OID only.
 fn build(
     oid: Oid,
     rows: &HashMap<Oid, Described>,
     cache: &mut HashMap<Oid, Type>,
     building: &mut HashSet<Oid>,
+    depth: usize,
 ) -> Type {
     if is_builtin(oid) {
         return Type::from_oid(oid);
     }
     if let Some(ty) = cache.get(&oid) {
         return ty.clone();
+    }
+    if depth > MAX_DEPTH {
+        return Type::from_oid(oid);
     }
     let Some(row) = rows.get(&oid) else {
         // Gone from the catalog (dropped meanwhile): known by its OID only.
@@ -175,7 +184,7 @@ fn build(
     if !building.insert(oid) {
         return Type::from_oid(oid);
     }
-    let mut refer = |oid: Oid| build(oid, rows, cache, building);
+    let mut refer = |oid: Oid| build(oid, rows, cache, building, depth + 1);
     let kind = match row.typtype.as_str() {
         "e" => Kind::Enum(row.labels.clone().into()),
         "c" => Kind::Composite(
@@ -242,7 +251,7 @@ impl Client {
         let mut st = self.shared().lock();
         let mut building = HashSet::new();
         for oid in unknown {
-            build(oid, &rows, &mut st.types.types, &mut building);
+            build(oid, &rows, &mut st.types.types, &mut building, 0);
         }
         Ok(())
     }
@@ -293,7 +302,7 @@ mod tests {
             },
         );
         let mut cache = HashMap::new();
-        let ty = build(16_400, &rows, &mut cache, &mut HashSet::new());
+        let ty = build(16_400, &rows, &mut cache, &mut HashSet::new(), 0);
         let Kind::Composite(fields) = ty.kind() else {
             panic!("{ty:?}")
         };
@@ -322,10 +331,34 @@ mod tests {
                 ..row("d")
             },
         );
-        let ty = build(16_500, &rows, &mut HashMap::new(), &mut HashSet::new());
+        let ty = build(16_500, &rows, &mut HashMap::new(), &mut HashSet::new(), 0);
         assert!(ty.is_described());
-        let missing = build(16_999, &rows, &mut HashMap::new(), &mut HashSet::new());
+        let missing = build(16_999, &rows, &mut HashMap::new(), &mut HashSet::new(), 0);
         assert!(!missing.is_described());
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        // 10,000 domains, each over the next: built to a bounded depth, no overflow.
+        let rows: HashMap<Oid, Described> = (20_000..30_000)
+            .map(|oid| {
+                (
+                    oid,
+                    Described {
+                        base: oid + 1,
+                        ..row("d")
+                    },
+                )
+            })
+            .collect();
+        let mut ty = build(20_000, &rows, &mut HashMap::new(), &mut HashSet::new(), 0);
+        let mut depth = 0;
+        while let Some(base) = ty.domain_base().cloned() {
+            ty = base;
+            depth += 1;
+        }
+        assert!((30..=40).contains(&depth), "{depth}");
+        assert!(!ty.is_described());
     }
 
     #[test]

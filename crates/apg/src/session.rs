@@ -53,10 +53,19 @@ pub(crate) fn tag_is_session_neutral(tag: &str) -> bool {
 
 /// Whether SQL text calls functions that change the session behind a `SELECT`:
 /// advisory locks (`pg_advisory_lock`, `pg_try_advisory_lock`, ...) and
-/// `set_config`. Case-insensitive; a mention in a comment or string counts too
+/// `set_config`; or makes a temporary table that completes as a `SELECT`. Case-insensitive; a mention in a comment or string counts too
 /// (a needless reset costs less than a missed one).
 pub(crate) fn sql_touches_session(sql: &str) -> bool {
-    const NAMES: [&[u8]; 3] = [b"pg_advisory", b"pg_try_advisory", b"set_config"];
+    // `CREATE TEMP TABLE ... AS` and `SELECT ... INTO TEMP` complete as `SELECT n`.
+    const NAMES: [&[u8]; 7] = [
+        b"pg_advisory",
+        b"pg_try_advisory",
+        b"set_config",
+        b"temp table",
+        b"temporary table",
+        b"into temp ",
+        b"into temporary ",
+    ];
     let sql = sql.as_bytes();
     NAMES.iter().any(|name| {
         sql.windows(name.len())
@@ -186,6 +195,9 @@ mod tests {
         assert!(sql_touches_session(
             "SELECT set_config('search_path', 'x', false)"
         ));
+        assert!(sql_touches_session("CREATE TEMP TABLE t AS SELECT 1"));
+        assert!(sql_touches_session("select 1 into temp t"));
+        assert!(!sql_touches_session("INSERT INTO temperatures VALUES (1)"));
         assert!(!sql_touches_session("SELECT $1::int4"));
         assert!(!sql_touches_session(""));
     }

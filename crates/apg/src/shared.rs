@@ -235,8 +235,10 @@ impl Shared {
     }
 
     /// The cached statement for `sql`, or the right to prepare it: while another task
-    /// prepares the same SQL, waits for it instead of preparing a duplicate.
-    pub(crate) async fn claim_prepare(&self, sql: &str) -> Claim<'_> {
+    /// prepares the same SQL, waits for it instead of preparing a duplicate. The gate's
+    /// holder (a row stream re-preparing) does not wait: the other task may be waiting
+    /// for the gate itself.
+    pub(crate) async fn claim_prepare(&self, sql: &str, access: Access) -> Claim<'_> {
         poll_fn(|cx| {
             let mut st = self.lock();
             if let Some(statement) = st.cache.get(sql) {
@@ -249,6 +251,12 @@ impl Shared {
                 }));
             }
             if let Some(waiters) = st.preparing.get_mut(sql) {
+                if !matches!(access, Access::Normal) {
+                    return Poll::Ready(Claim::Mine(Preparing {
+                        shared: self,
+                        sql: None,
+                    }));
+                }
                 register(waiters, cx.waker());
                 return Poll::Pending;
             }

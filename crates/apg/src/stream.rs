@@ -134,7 +134,6 @@ impl Client {
         in_transaction: bool,
     ) -> Result<RowStream, Error> {
         let shared = self.shared();
-        let caching = shared.lock().cache.enabled();
         let mut statement = match query {
             Query::Statement(s) => {
                 if !s.belongs_to(shared) {
@@ -144,8 +143,9 @@ impl Client {
                 }
                 Some(s.clone())
             }
-            Query::Sql(sql) if caching => Some(self.prepare(sql).await?),
-            Query::Sql(_) => None,
+            // With the cache off too: a row stream's columns are typed from the
+            // statement's description (user-defined types looked up in the catalog).
+            Query::Sql(sql) => Some(self.prepare(sql).await?),
         };
         if let Some(s) = &statement {
             if s.params().len() != params.len() {

@@ -492,11 +492,15 @@ fn parse_server_version(v: &str) -> Option<u32> {
     let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
     let major = parts.next()??;
     let minor = parts.next().flatten().unwrap_or(0);
+    // The server's string: checked arithmetic, so an absurd version is `None`, not a
+    // panic or a wrapped number.
+    let base = major.checked_mul(10_000)?;
     if major >= 10 {
-        Some(major * 10_000 + minor)
+        base.checked_add(minor)
     } else {
         let patch = parts.next().flatten().unwrap_or(0);
-        Some(major * 10_000 + minor * 100 + patch)
+        base.checked_add(minor.checked_mul(100)?)?
+            .checked_add(patch)
     }
 }
 

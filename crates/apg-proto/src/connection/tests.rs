@@ -1428,6 +1428,8 @@ fn server_version_parsing() {
     );
     assert_eq!(parse_server_version("9.6.24"), Some(90_624));
     assert_eq!(parse_server_version("18beta1"), Some(180_000));
+    assert_eq!(parse_server_version("500000"), None);
+    assert_eq!(parse_server_version("9.4294967295"), None);
     assert_eq!(parse_server_version("12.22"), Some(120_022));
     assert_eq!(parse_server_version("garbage"), None);
 }

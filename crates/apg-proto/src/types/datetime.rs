@@ -392,6 +392,10 @@ macro_rules! timestamp {
         }
 
         impl FromSql<'_> for $name {
+            fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+                from_text(ty, raw)
+            }
+
             fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
                 Ok(Self(i64::from_be_bytes(fixed::<Self, 8>(ty, raw)?)))
             }
@@ -452,6 +456,514 @@ impl Interval {
     }
 }
 
+impl Interval {
+    /// `infinity` (PostgreSQL 17 and later): every field at its maximum.
+    pub const INFINITY: Self = Self::new(i32::MAX, i32::MAX, i64::MAX);
+    /// `-infinity` (PostgreSQL 17 and later): every field at its minimum.
+    pub const NEG_INFINITY: Self = Self::new(i32::MIN, i32::MIN, i64::MIN);
+}
+
+impl fmt::Display for Interval {
+    /// PostgreSQL's output in its default `IntervalStyle`, `postgres`:
+    /// `1 year 2 mons 3 days 04:05:06.5`, `-00:00:01`, `00:00:00`.
+    ///
+    /// ```
+    /// use apg_proto::types::Interval;
+    ///
+    /// let iv = Interval::new(14, 3, 14_706_500_000);
+    /// assert_eq!(iv.to_string(), "1 year 2 mons 3 days 04:05:06.5");
+    /// assert_eq!(Interval::new(0, -1, 3_600_000_000).to_string(), "-1 days +01:00:00");
+    /// assert_eq!("P1Y2M3DT4H5M6.5S".parse::<Interval>(), Ok(iv));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // PostgreSQL's EncodeInterval (INTSTYLE_POSTGRES), field by field: each
+        // part carries its own sign, and a positive part after a negative one is
+        // written with `+`.
+        if *self == Self::INFINITY {
+            return f.write_str("infinity");
+        }
+        if *self == Self::NEG_INFINITY {
+            return f.write_str("-infinity");
+        }
+        let mut is_zero = true;
+        let mut is_before = false;
+        let mut part = |f: &mut fmt::Formatter<'_>, value: i32, unit: &str| -> fmt::Result {
+            if value == 0 {
+                return Ok(());
+            }
+            let space = if is_zero { "" } else { " " };
+            let plus = if is_before && value > 0 { "+" } else { "" };
+            let s = if value == 1 { "" } else { "s" };
+            write!(f, "{space}{plus}{value} {unit}{s}")?;
+            is_before = value < 0;
+            is_zero = false;
+            Ok(())
+        };
+        part(f, self.months / 12, "year")?;
+        part(f, self.months % 12, "mon")?;
+        part(f, self.days, "day")?;
+        let micros = self.microseconds;
+        if is_zero || micros != 0 {
+            let space = if is_zero { "" } else { " " };
+            let sign = if micros < 0 {
+                "-"
+            } else if is_before {
+                "+"
+            } else {
+                ""
+            };
+            let abs = micros.unsigned_abs();
+            let micros_per_second = MICROS_PER_SECOND.unsigned_abs();
+            let seconds = abs / micros_per_second;
+            write!(
+                f,
+                "{space}{sign}{:02}:{:02}:{:02}",
+                seconds / 3600,
+                seconds / 60 % 60,
+                seconds % 60
+            )?;
+            write_fraction(f, abs % micros_per_second)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `.ffffff` without trailing zeros, nothing for 0.
+fn write_fraction(f: &mut fmt::Formatter<'_>, micros: u64) -> fmt::Result {
+    if micros == 0 {
+        return Ok(());
+    }
+    let mut digits = 6;
+    let mut fraction = micros;
+    while fraction % 10 == 0 {
+        fraction /= 10;
+        digits -= 1;
+    }
+    write!(f, ".{fraction:0digits$}")
+}
+
+/// A date, time or interval could not be parsed from text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseError(&'static str);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {} text", self.0)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ParseError {}
+
+/// A cursor over ASCII text, for the parsers below.
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn eat(&mut self, byte: u8) -> bool {
+        match self.0 {
+            [b, rest @ ..] if *b == byte => {
+                self.0 = rest;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn skip_spaces(&mut self) -> bool {
+        let before = self.0.len();
+        while self.eat(b' ') {}
+        self.0.len() != before
+    }
+
+    /// `-1` after a `-`, `1` after a `+` or nothing.
+    fn sign(&mut self) -> i64 {
+        if self.eat(b'-') {
+            -1
+        } else {
+            self.eat(b'+');
+            1
+        }
+    }
+
+    /// One or more decimal digits, and how many there were; `None` for none or on
+    /// overflow.
+    fn number(&mut self) -> Option<(i64, usize)> {
+        let len = self.0.iter().take_while(|b| b.is_ascii_digit()).count();
+        if len == 0 {
+            return None;
+        }
+        let (digits, rest) = self.0.split_at(len);
+        self.0 = rest;
+        let value = digits.iter().try_fold(0i64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+        })?;
+        Some((value, len))
+    }
+
+    /// Exactly `n` digits.
+    fn fixed(&mut self, n: usize) -> Option<i64> {
+        self.number().filter(|&(_, len)| len == n).map(|(v, _)| v)
+    }
+
+    /// `.ffffff` (1 to 6 digits) as microseconds; 0 when there is no `.`.
+    fn fraction(&mut self) -> Option<i64> {
+        if !self.eat(b'.') {
+            return Some(0);
+        }
+        let (value, len) = self.number()?;
+        let scale = [0, 100_000, 10_000, 1_000, 100, 10, 1].get(len)?;
+        value.checked_mul(*scale)
+    }
+
+    /// A run of ASCII letters.
+    fn word(&mut self) -> &[u8] {
+        let len = self
+            .0
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        let (word, rest) = self.0.split_at(len);
+        self.0 = rest;
+        word
+    }
+
+    /// A UTC offset as PostgreSQL prints it, `+HH[:MM[:SS]]` or `-...`, in seconds
+    /// east of UTC; `None` beyond its limit of 15:59:59.
+    fn utc_offset(&mut self) -> Option<i64> {
+        let sign = match self.0.first() {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return None,
+        };
+        self.sign();
+        let mut offset = self.fixed(2)? * 3600;
+        if self.eat(b':') {
+            offset += self.fixed(2).filter(|&m| m < 60)? * 60;
+            if self.eat(b':') {
+                offset += self.fixed(2).filter(|&s| s < 60)?;
+            }
+        }
+        (offset <= i64::from(MAX_OFFSET)).then_some(sign * offset)
+    }
+
+    /// A time of day, `HH:MM:SS[.ffffff]`, as microseconds.
+    fn time(&mut self) -> Option<i64> {
+        let hours = self.fixed(2)?;
+        // A time of day always has its seconds.
+        if self.0.get(3) != Some(&b':') {
+            return None;
+        }
+        i64::try_from(self.time_after_hours(hours)?).ok()
+    }
+
+    /// `:MM[:SS[.ffffff]]` after `hours` hours, as unsigned microseconds; in `i128`,
+    /// as the magnitude of the most negative interval does not fit `i64`.
+    fn time_after_hours(&mut self, hours: i64) -> Option<i128> {
+        if !self.eat(b':') {
+            return None;
+        }
+        let minutes = self.fixed(2).filter(|&m| m < 60)?;
+        // `HH:MM` alone is valid interval input; the server always prints seconds.
+        let (seconds, fraction) = if self.eat(b':') {
+            (self.fixed(2).filter(|&s| s < 60)?, self.fraction()?)
+        } else {
+            (0, 0)
+        };
+        Some(
+            i128::from(hours) * i128::from(3600 * MICROS_PER_SECOND)
+                + i128::from((minutes * 60 + seconds) * MICROS_PER_SECOND + fraction),
+        )
+    }
+}
+
+/// Accumulates an interval's fields, checked.
+#[derive(Default)]
+struct IntervalParts {
+    months: i32,
+    days: i32,
+    micros: i64,
+}
+
+impl IntervalParts {
+    fn add_months(&mut self, n: i64, per: i64) -> Option<()> {
+        let n = i32::try_from(n.checked_mul(per)?).ok()?;
+        self.months = self.months.checked_add(n)?;
+        Some(())
+    }
+
+    fn add_days(&mut self, n: i64, per: i64) -> Option<()> {
+        let n = i32::try_from(n.checked_mul(per)?).ok()?;
+        self.days = self.days.checked_add(n)?;
+        Some(())
+    }
+
+    fn add_micros(&mut self, n: i64) -> Option<()> {
+        self.micros = self.micros.checked_add(n)?;
+        Some(())
+    }
+
+    fn finish(self) -> Interval {
+        Interval::new(self.months, self.days, self.micros)
+    }
+}
+
+/// `postgres` style: `[+-]N unit ...` then `[+-]H:MM:SS[.f]`.
+fn parse_postgres_interval(text: &[u8]) -> Option<Interval> {
+    let mut c = Cursor(text);
+    let mut parts = IntervalParts::default();
+    let mut any = false;
+    let mut had_time = false;
+    loop {
+        c.skip_spaces();
+        if c.0.is_empty() {
+            break;
+        }
+        if had_time {
+            // The time of day comes last.
+            return None;
+        }
+        any = true;
+        let sign = c.sign();
+        let (n, _) = c.number()?;
+        if c.0.first() == Some(&b':') {
+            let micros = c.time_after_hours(n)?;
+            parts.add_micros(i64::try_from(i128::from(sign) * micros).ok()?)?;
+            had_time = true;
+            continue;
+        }
+        let n = sign.checked_mul(n)?;
+        c.skip_spaces();
+        match c.word().to_ascii_lowercase().as_slice() {
+            b"year" | b"years" => parts.add_months(n, 12)?,
+            b"mon" | b"mons" | b"month" | b"months" => parts.add_months(n, 1)?,
+            b"week" | b"weeks" => parts.add_days(n, 7)?,
+            b"day" | b"days" => parts.add_days(n, 1)?,
+            b"hour" | b"hours" => parts.add_micros(n.checked_mul(3600 * MICROS_PER_SECOND)?)?,
+            b"min" | b"mins" | b"minute" | b"minutes" => {
+                parts.add_micros(n.checked_mul(60 * MICROS_PER_SECOND)?)?;
+            }
+            b"sec" | b"secs" | b"second" | b"seconds" => {
+                parts.add_micros(n.checked_mul(MICROS_PER_SECOND)?)?;
+            }
+            _ => return None,
+        }
+    }
+    any.then(|| parts.finish())
+}
+
+/// ISO 8601 with designators: `P1Y2M3W4DT5H6M7.5S`, each number signed; only the
+/// seconds may have a fraction.
+fn parse_iso_interval(text: &[u8]) -> Option<Interval> {
+    let mut c = Cursor(text.strip_prefix(b"P")?);
+    let mut parts = IntervalParts::default();
+    let mut any = false;
+    let mut in_time = false;
+    while !c.0.is_empty() {
+        if !in_time && c.eat(b'T') {
+            in_time = true;
+            continue;
+        }
+        let sign = c.sign();
+        let (n, _) = c.number()?;
+        let fraction = if in_time && c.0.first() == Some(&b'.') {
+            c.fraction()?
+        } else {
+            0
+        };
+        let n = sign.checked_mul(n)?;
+        let (designator, rest) = c.0.split_first()?;
+        c.0 = rest;
+        let designator = *designator;
+        if fraction != 0 && designator != b'S' {
+            return None;
+        }
+        match (in_time, designator) {
+            (false, b'Y') => parts.add_months(n, 12)?,
+            (false, b'M') => parts.add_months(n, 1)?,
+            (false, b'W') => parts.add_days(n, 7)?,
+            (false, b'D') => parts.add_days(n, 1)?,
+            (true, b'H') => parts.add_micros(n.checked_mul(3600 * MICROS_PER_SECOND)?)?,
+            (true, b'M') => parts.add_micros(n.checked_mul(60 * MICROS_PER_SECOND)?)?,
+            (true, b'S') => parts.add_micros(
+                n.checked_mul(MICROS_PER_SECOND)?
+                    .checked_add(sign * fraction)?,
+            )?,
+            _ => return None,
+        }
+        any = true;
+    }
+    any.then(|| parts.finish())
+}
+
+impl core::str::FromStr for Interval {
+    type Err = ParseError;
+
+    /// PostgreSQL's `postgres` style (`1 year 2 mons -3 days +04:05:06.5`, also
+    /// with `weeks`, `hours`, `mins` and `secs`), ISO 8601 with designators
+    /// (`P1Y2M3DT4H5M6.5S`, PostgreSQL's `iso_8601` style), and `infinity` /
+    /// `-infinity`. Out of range fields are errors.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim().as_bytes();
+        match text {
+            b"infinity" => return Ok(Self::INFINITY),
+            b"-infinity" => return Ok(Self::NEG_INFINITY),
+            _ => {}
+        }
+        if text.first() == Some(&b'P') {
+            parse_iso_interval(text)
+        } else {
+            parse_postgres_interval(text)
+        }
+        .ok_or(ParseError("interval"))
+    }
+}
+
+/// `YYYY-MM-DD` (4 digits or more for the year), the year as written (before `BC`
+/// is applied).
+fn parse_ymd(c: &mut Cursor<'_>) -> Option<(i64, u32, u32)> {
+    let (year, len) = c.number()?;
+    if len < 4 || !c.eat(b'-') {
+        return None;
+    }
+    let month = u32::try_from(c.fixed(2)?).ok()?;
+    if !c.eat(b'-') {
+        return None;
+    }
+    let day = u32::try_from(c.fixed(2)?).ok()?;
+    Some((year, month, day))
+}
+
+/// A parsed year with its era (` BC` at the end of the text) applied.
+fn date_of(year: i64, month: u32, day: u32, bc: bool) -> Option<Date> {
+    if year == 0 {
+        return None;
+    }
+    let year = if bc { 1 - year } else { year };
+    Date::from_ymd(i32::try_from(year).ok()?, month, day)
+}
+
+/// Strips a trailing ` BC`.
+fn strip_bc(text: &[u8]) -> (&[u8], bool) {
+    match text.strip_suffix(b" BC") {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    }
+}
+
+impl core::str::FromStr for Date {
+    type Err = ParseError;
+
+    /// PostgreSQL's ISO output (`2024-02-29`, `0044-03-15 BC`, `infinity`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = ParseError("date");
+        match s.as_bytes() {
+            b"infinity" => return Ok(Self::INFINITY),
+            b"-infinity" => return Ok(Self::NEG_INFINITY),
+            _ => {}
+        }
+        let (text, bc) = strip_bc(s.as_bytes());
+        let mut c = Cursor(text);
+        let (year, month, day) = parse_ymd(&mut c).ok_or(err)?;
+        if !c.0.is_empty() {
+            return Err(err);
+        }
+        date_of(year, month, day, bc).ok_or(err)
+    }
+}
+
+impl core::str::FromStr for Time {
+    type Err = ParseError;
+
+    /// `HH:MM:SS[.ffffff]`, as PostgreSQL prints a `time`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut c = Cursor(s.as_bytes());
+        c.time()
+            .filter(|_| c.0.is_empty())
+            .and_then(Self::from_micros)
+            .ok_or(ParseError("time"))
+    }
+}
+
+impl core::str::FromStr for TimeTz {
+    type Err = ParseError;
+
+    /// `HH:MM:SS[.ffffff]` and the UTC offset, as PostgreSQL prints a `timetz`:
+    /// `09:30:00+05:30`, `23:00:00-08`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut c = Cursor(s.as_bytes());
+        let time = c.time().and_then(Time::from_micros);
+        let offset = c.utc_offset().filter(|_| c.0.is_empty());
+        time.zip(offset)
+            .and_then(|(time, offset)| Self::new(time, i32::try_from(offset).ok()?))
+            .ok_or(ParseError("timetz"))
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.f]` and whatever follows (the zone, for `timestamptz`),
+/// as microseconds since 2000-01-01 of the local time.
+fn parse_timestamp<'a>(text: &'a [u8], bc: bool) -> Option<(i64, Cursor<'a>)> {
+    let mut c = Cursor(text);
+    let (year, month, day) = parse_ymd(&mut c)?;
+    if !c.eat(b' ') && !c.eat(b'T') {
+        return None;
+    }
+    let time = Time::from_micros(c.time()?)?;
+    let date = date_of(year, month, day, bc)?;
+    let ts = Timestamp::new(date, time)?;
+    Some((ts.0, c))
+}
+
+impl core::str::FromStr for Timestamp {
+    type Err = ParseError;
+
+    /// PostgreSQL's ISO output: `2024-02-29 13:05:07.25`, `... BC`, `infinity`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = ParseError("timestamp");
+        match s.as_bytes() {
+            b"infinity" => return Ok(Self::INFINITY),
+            b"-infinity" => return Ok(Self::NEG_INFINITY),
+            _ => {}
+        }
+        let (text, bc) = strip_bc(s.as_bytes());
+        match parse_timestamp(text, bc) {
+            Some((micros, rest)) if rest.0.is_empty() => Ok(Self(micros)),
+            _ => Err(err),
+        }
+    }
+}
+
+impl core::str::FromStr for TimestampTz {
+    type Err = ParseError;
+
+    /// PostgreSQL's ISO output in any session time zone: `2024-02-29
+    /// 13:05:07.25+05:30`, `... -08 BC`, `infinity` (the offset is applied: the
+    /// value is the instant).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = ParseError("timestamptz");
+        match s.as_bytes() {
+            b"infinity" => return Ok(Self::INFINITY),
+            b"-infinity" => return Ok(Self::NEG_INFINITY),
+            _ => {}
+        }
+        let (text, bc) = strip_bc(s.as_bytes());
+        let (local, mut c) = parse_timestamp(text, bc).ok_or(err)?;
+        let offset = c.utc_offset().filter(|_| c.0.is_empty()).ok_or(err)?;
+        local
+            .checked_sub(offset * MICROS_PER_SECOND)
+            .map(Self)
+            .filter(|t| !t.is_infinite())
+            .ok_or(err)
+    }
+}
+
+/// Decodes PostgreSQL's text output with the type's `FromStr`.
+fn from_text<T: core::str::FromStr>(ty: &Type, raw: &[u8]) -> Result<T, ValueError> {
+    core::str::from_utf8(raw)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ValueError::malformed::<T>(ty, "invalid text for the type"))
+}
+
 impl ToSql for Date {
     fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
         out.put_i32(self.0);
@@ -468,6 +980,10 @@ impl ToSql for Date {
 }
 
 impl FromSql<'_> for Date {
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        from_text(ty, raw)
+    }
+
     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
         Ok(Self(i32::from_be_bytes(fixed::<Self, 4>(ty, raw)?)))
     }
@@ -493,6 +1009,10 @@ impl ToSql for Time {
 }
 
 impl FromSql<'_> for Time {
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        from_text(ty, raw)
+    }
+
     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
         Self::from_micros(i64::from_be_bytes(fixed::<Self, 8>(ty, raw)?))
             .ok_or_else(|| ValueError::malformed::<Self>(ty, "time of day out of range"))
@@ -521,6 +1041,10 @@ impl ToSql for TimeTz {
 }
 
 impl FromSql<'_> for TimeTz {
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        from_text(ty, raw)
+    }
+
     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
         let raw = fixed::<Self, 12>(ty, raw)?;
         let (time, zone) = raw.split_at(8);
@@ -555,6 +1079,10 @@ impl ToSql for Interval {
 }
 
 impl FromSql<'_> for Interval {
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        from_text(ty, raw)
+    }
+
     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
         let raw = fixed::<Self, 16>(ty, raw)?;
         let (micros, rest) = raw.split_at(8);
@@ -739,7 +1267,209 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn interval_postgres_style() {
+        let cases: &[(Interval, &str)] = &[
+            (Interval::new(0, 0, 0), "00:00:00"),
+            (Interval::new(0, 0, -1_000_000), "-00:00:01"),
+            (
+                Interval::new(14, 3, 14_706_500_000),
+                "1 year 2 mons 3 days 04:05:06.5",
+            ),
+            (Interval::new(1, 1, 0), "1 mon 1 day"),
+            (Interval::new(-14, 0, 0), "-1 years -2 mons"),
+            (Interval::new(0, -1, 3_600_000_000), "-1 days +01:00:00"),
+            (Interval::new(-1, 2, -1), "-1 mons +2 days -00:00:00.000001"),
+            (Interval::new(12, -3, 0), "1 year -3 days"),
+            (Interval::new(0, 0, 90_000_000_000), "25:00:00"),
+            (
+                Interval::new(i32::MAX, i32::MAX, i64::MAX - 1),
+                "178956970 years 7 mons 2147483647 days 2562047788:00:54.775806",
+            ),
+            (
+                Interval::new(i32::MIN, 0, i64::MIN),
+                "-178956970 years -8 mons -2562047788:00:54.775808",
+            ),
+            (Interval::INFINITY, "infinity"),
+            (Interval::NEG_INFINITY, "-infinity"),
+        ];
+        for (iv, text) in cases {
+            assert_eq!(iv.to_string(), *text);
+            assert_eq!(text.parse::<Interval>(), Ok(*iv), "{text}");
+            assert_eq!(
+                Interval::from_sql_checked(&Type::INTERVAL, Format::Text, Some(text.as_bytes())),
+                Ok(*iv)
+            );
+        }
+        assert_eq!(
+            "2 weeks 1 hour 3 mins".parse(),
+            Ok(Interval::new(0, 14, 3_780_000_000))
+        );
+        assert_eq!("01:02".parse(), Ok(Interval::new(0, 0, 3_720_000_000)));
+        for bad in [
+            "",
+            "1",
+            "1 fortnight",
+            "00:00:00 1 day",
+            "1:2:3",
+            "1 day 00:60:00",
+            "2147483648 days",
+            "178956971 years",
+            "00:00:00.1234567",
+        ] {
+            assert_eq!(
+                bad.parse::<Interval>(),
+                Err(ParseError("interval")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn interval_iso_8601() {
+        let cases: &[(&str, Interval)] = &[
+            ("P1Y2M3DT4H5M6.5S", Interval::new(14, 3, 14_706_500_000)),
+            ("PT0S", Interval::new(0, 0, 0)),
+            (
+                "P-1Y-2M3DT-4H-5M-6.5S",
+                Interval::new(-14, 3, -14_706_500_000),
+            ),
+            ("P2W", Interval::new(0, 14, 0)),
+            ("PT1M", Interval::new(0, 0, 60_000_000)),
+            ("P1M", Interval::new(1, 0, 0)),
+        ];
+        for (text, iv) in cases {
+            assert_eq!(text.parse::<Interval>(), Ok(*iv), "{text}");
+        }
+        for bad in ["P", "PT", "P1", "P1H", "PT1D", "P1.5Y", "P1Y2Y3", "PT1.S"] {
+            assert!(bad.parse::<Interval>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_and_times_from_text() {
+        assert_eq!(
+            "2024-02-29".parse(),
+            Ok(Date::from_ymd(2024, 2, 29).unwrap())
+        );
+        assert_eq!(
+            "0044-03-15 BC".parse(),
+            Ok(Date::from_ymd(-43, 3, 15).unwrap())
+        );
+        assert_eq!(
+            "5874897-12-31".parse(),
+            Ok(Date::from_ymd(5_874_897, 12, 31).unwrap())
+        );
+        assert_eq!("-infinity".parse(), Ok(Date::NEG_INFINITY));
+        for bad in [
+            "2023-02-29",
+            "24-01-01",
+            "0000-01-01",
+            "2024-1-01",
+            "2024-01-01 ",
+            "2024-01-01 AD",
+        ] {
+            assert!(bad.parse::<Date>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "13:05:07.25".parse(),
+            Ok(Time::from_hms_micro(13, 5, 7, 250_000).unwrap())
+        );
+        assert_eq!("24:00:00".parse(), Ok(Time::END_OF_DAY));
+        for bad in ["24:00:01", "1:00:00", "12:00", "12:00:00.", "12:60:00"] {
+            assert!(bad.parse::<Time>().is_err(), "{bad}");
+        }
+        let t = TimeTz::new(Time::from_hms_micro(9, 30, 0, 5).unwrap(), 5 * 3600 + 1800).unwrap();
+        assert_eq!(t.to_string().parse(), Ok(t));
+        assert_eq!(
+            "23:00:00-08".parse(),
+            Ok(TimeTz::new(Time::from_hms_micro(23, 0, 0, 0).unwrap(), -8 * 3600).unwrap())
+        );
+        for bad in [
+            "23:00:00",
+            "23:00:00+16",
+            "23:00:00+1",
+            "23:00:00+01:00:00:00",
+        ] {
+            assert!(bad.parse::<TimeTz>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            TimeTz::from_sql_checked(&Type::TIMETZ, Format::Text, Some(b"09:30:00.000005+05:30")),
+            Ok(t)
+        );
+        let ts = Timestamp::new(
+            Date::from_ymd(2024, 2, 29).unwrap(),
+            Time::from_hms_micro(13, 5, 7, 250_000).unwrap(),
+        )
+        .unwrap();
+        assert_eq!("2024-02-29 13:05:07.25".parse(), Ok(ts));
+        assert_eq!("infinity".parse(), Ok(Timestamp::INFINITY));
+        let bc = Timestamp::new(Date::from_ymd(-99, 6, 1).unwrap(), Time::MIDNIGHT).unwrap();
+        assert_eq!("0100-06-01 00:00:00 BC".parse(), Ok(bc));
+        let utc = TimestampTz::from_pg_micros(ts.pg_micros());
+        assert_eq!("2024-02-29 13:05:07.25+00".parse(), Ok(utc));
+        assert_eq!("2024-02-29 18:35:07.25+05:30".parse(), Ok(utc));
+        assert_eq!("2024-02-29 05:05:07.25-08".parse(), Ok(utc));
+        assert_eq!("2024-02-29 13:05:17.25+00:00:10".parse(), Ok(utc));
+        assert_eq!(
+            "0100-06-01 00:00:00+00 BC".parse(),
+            Ok(TimestampTz::from_pg_micros(bc.pg_micros()))
+        );
+        for bad in [
+            "2024-02-29 13:05:07",
+            "2024-02-29 13:05:07+16",
+            "2024-02-29 13:05:07+1",
+            "2024-02-29+00",
+        ] {
+            assert!(bad.parse::<TimestampTz>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            TimestampTz::from_sql_checked(
+                &Type::TIMESTAMPTZ,
+                Format::Text,
+                Some(b"2024-02-29 13:05:07.25+00")
+            ),
+            Ok(utc)
+        );
+        assert_eq!(
+            Date::from_sql_checked(&Type::DATE, Format::Text, Some(b"infinity")),
+            Ok(Date::INFINITY)
+        );
+        assert!(matches!(
+            Time::from_sql_checked(&Type::TIME, Format::Text, Some(b"\xff")),
+            Err(ValueError::Malformed { .. })
+        ));
+    }
+
     proptest! {
+        #[test]
+        fn interval_text_round_trips(months in any::<i32>(), days in any::<i32>(), micros in any::<i64>()) {
+            let iv = Interval::new(months, days, micros);
+            prop_assert_eq!(iv.to_string().parse::<Interval>(), Ok(iv));
+        }
+
+        #[test]
+        fn timestamp_text_round_trips(micros in any::<i64>()) {
+            let ts = Timestamp::from_pg_micros(micros);
+            // Beyond PostgreSQL's range the date's year can need more than i32.
+            if let Some((date, _)) = ts.date_time().filter(|(d, _)| d.ymd().is_some()) {
+                prop_assert_eq!(ts.to_string().parse::<Timestamp>(), Ok(ts));
+                let tz = TimestampTz::from_pg_micros(micros);
+                prop_assert_eq!(tz.to_string().parse::<TimestampTz>(), Ok(tz));
+                prop_assert_eq!(date.to_string().parse::<Date>(), Ok(date));
+            }
+        }
+
+        #[test]
+        fn text_parsers_never_panic(s in "\\PC{0,40}") {
+            let _ = s.parse::<Interval>();
+            let _ = s.parse::<Date>();
+            let _ = s.parse::<Time>();
+            let _ = s.parse::<TimeTz>();
+            let _ = s.parse::<Timestamp>();
+            let _ = s.parse::<TimestampTz>();
+        }
+
         #[test]
         fn civil_round_trips(days in -2_500_000_000i64..2_500_000_000) {
             let (y, m, d) = civil_from_days(days);

@@ -27,6 +27,7 @@
 //! | `numeric` | [`Numeric`] | |
 //! | `numeric` | `rust_decimal::Decimal` | `rust_decimal` |
 //! | `text`, `varchar`, `bpchar`, `name`, `unknown` | `String`, `&str`, `Box<str>`, `Cow<str>` | |
+//! | `xml`; `tsvector`, `tsquery` (read only, text format) | `String`, `&str`, `Box<str>`, `Cow<str>` | |
 //! | `bytea` | `Vec<u8>`, `&[u8]`, `Box<[u8]>`, `Cow<[u8]>`, `bytes::Bytes` | |
 //! | `void` | `()` (read only) | |
 //! | `date` | [`Date`] | |
@@ -45,6 +46,7 @@
 //! | `money` | [`Money`] | |
 //! | `point`, `line`, `lseg`, `box`, `path`, `polygon`, `circle` | [`Point`], [`Line`], [`LineSegment`], [`PgBox`], [`Path`], [`Polygon`], [`Circle`] | |
 //! | `pg_lsn` | [`PgLsn`] | |
+//! | `hstore` (extension, found by name) | `BTreeMap<String, Option<String>>`, `HashMap<String, Option<String>>` | `std` for `HashMap` |
 //! | arrays of any type above | `Vec<T>`, `&[T]` (one dimension), [`Array<T>`] (any) | |
 //! | `int4range`, `int8range`, `numrange`, `daterange`, `tsrange`, `tstzrange` | [`Range<T>`] of the element's Rust type | |
 //! | `int4multirange`, `int8multirange`, `nummultirange`, `datemultirange`, `tsmultirange`, `tstzmultirange` | [`Multirange<T>`] | |
@@ -57,7 +59,7 @@
 //! | PostgreSQL (described) | Rust |
 //! |---|---|
 //! | an enum | `String`, `&str`, `Box<str>`, `Cow<str>` (the label), or your own type |
-//! | a composite type (a table's row type) | [`Record`] (fields by name or position; binary, or text when a field's type is read in text), or your own type over [`CompositeReader`] / [`CompositeWriter`] |
+//! | a composite type (a table's row type) | [`Record`] (fields by name or position; binary, or text when the client chose text for a field's type), or your own type over [`CompositeReader`] / [`CompositeWriter`] |
 //! | a domain | whatever reads its base type |
 //! | an array of any of these (or of a domain) | `Vec<T>`, `&[T]`, [`Array<T>`] of the element's Rust type (`Vec<Record>` for composites) |
 //! | a range over any subtype above, its multirange | [`Range<T>`], [`Multirange<T>`] |
@@ -65,8 +67,12 @@
 //!
 //! Values are exchanged in binary format; [`result_format`] names the types read in
 //! binary (described types included; [`result_format_with`] lets a client choose for
-//! extension types). Text format is decoded for `bool`, the integers, `oid`, the floats, the
-//! strings, `bytea`, `numeric`, `uuid` and `json`/`jsonb`.
+//! extension types). Text format is decoded for `bool`, the integers, `oid`, the
+//! floats, the strings, `bytea`, `numeric`, `uuid` and `json`/`jsonb`; `date`, `time`,
+//! `timetz`, `timestamp`, `timestamptz` (ISO `DateStyle`) and `interval` (`postgres` or
+//! `iso_8601` `IntervalStyle`) as this crate's types; `inet`, `cidr`, `macaddr`,
+//! `macaddr8`; `hstore`; composites as [`Record`]; and `xml`, `tsvector`, `tsquery` as
+//! strings.
 //!
 //! Implement the traits for your own types to extend the mapping.
 
@@ -84,6 +90,7 @@ mod chrono_impls;
 mod composite;
 mod datetime;
 mod geo;
+mod hstore;
 #[cfg(feature = "serde_json")]
 mod json;
 mod misc;
@@ -100,7 +107,7 @@ mod ty;
 
 pub use array::{Array, Dimension};
 pub use composite::{CompositeReader, CompositeWriter, RawField};
-pub use datetime::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
+pub use datetime::{Date, Interval, ParseError, Time, TimeTz, Timestamp, TimestampTz};
 pub use geo::{Circle, Line, LineSegment, Path, PgBox, Point, Polygon};
 #[cfg(feature = "serde_json")]
 pub use json::Json;
@@ -488,16 +495,26 @@ pub fn result_format(ty: &Type) -> Format {
 /// assert_eq!(result_format_with(&ltrees, &binary_ltree), Format::Binary);
 /// ```
 pub fn result_format_with(ty: &Type, custom: &dyn Fn(&Type) -> Option<Format>) -> Format {
-    format_at(ty, custom, 0)
+    let mut budget = MAX_VISITS;
+    format_at(ty, custom, 0, &mut budget)
 }
 
-fn format_at(ty: &Type, custom: &dyn Fn(&Type) -> Option<Format>, depth: usize) -> Format {
-    // Descriptions come from the server: a bound on nesting keeps a hostile or
-    // cyclic one from recursing without end.
-    const MAX_DEPTH: usize = 32;
-    if depth > MAX_DEPTH {
+/// Descriptions come from the server: bounds on nesting and on the types visited keep
+/// a hostile or cyclic one (or composites reusing composites, `c2 = (c1, c1)`, ...,
+/// which double at each level) from costing without end.
+const MAX_DEPTH: usize = 32;
+const MAX_VISITS: usize = 10_000;
+
+fn format_at(
+    ty: &Type,
+    custom: &dyn Fn(&Type) -> Option<Format>,
+    depth: usize,
+    budget: &mut usize,
+) -> Format {
+    if depth > MAX_DEPTH || *budget == 0 {
         return Format::Text;
     }
+    *budget -= 1;
     if let Some(format) = custom(ty) {
         return format;
     }
@@ -506,20 +523,47 @@ fn format_at(ty: &Type, custom: &dyn Fn(&Type) -> Option<Format>, depth: usize) 
     }
     match ty.kind() {
         Kind::Array(inner) | Kind::Domain(inner) | Kind::Range(inner) | Kind::Multirange(inner) => {
-            format_at(&inner, custom, depth + 1)
+            format_at(&inner, custom, depth + 1, budget)
         }
         Kind::Enum(_) => Format::Binary,
+        // Binary (`record_send` works for every field type with a send function, and
+        // derived types read binary), unless text was chosen for a field's type.
         Kind::Composite(fields) => {
             if fields
                 .iter()
-                .all(|f| format_at(f.type_(), custom, depth + 1) == Format::Binary)
+                .any(|f| chooses_text(f.type_(), custom, depth + 1, budget))
             {
-                Format::Binary
-            } else {
                 Format::Text
+            } else {
+                Format::Binary
             }
         }
         _ => Format::Text,
+    }
+}
+
+/// Whether the client chose text for `ty` or a type inside it.
+fn chooses_text(
+    ty: &Type,
+    custom: &dyn Fn(&Type) -> Option<Format>,
+    depth: usize,
+    budget: &mut usize,
+) -> bool {
+    if depth > MAX_DEPTH || *budget == 0 {
+        return true;
+    }
+    *budget -= 1;
+    if let Some(format) = custom(ty) {
+        return format == Format::Text;
+    }
+    match ty.kind() {
+        Kind::Array(inner) | Kind::Domain(inner) | Kind::Range(inner) | Kind::Multirange(inner) => {
+            chooses_text(&inner, custom, depth + 1, budget)
+        }
+        Kind::Composite(fields) => fields
+            .iter()
+            .any(|f| chooses_text(f.type_(), custom, depth + 1, budget)),
+        _ => false,
     }
 }
 
@@ -732,9 +776,11 @@ mod tests {
             assert_eq!(result_format(binary), Format::Binary, "{binary:?}");
         }
         assert_eq!(result_format(&ltree), Format::Text);
-        assert_eq!(result_format(&with_ltree), Format::Text);
-        let custom = |t: &Type| (t.name() == Some("ltree")).then_some(Format::Binary);
-        assert_eq!(result_format_with(&with_ltree, &custom), Format::Binary);
+        // A composite is read in binary (`record_send` sends any field type), unless
+        // text was chosen for a field's type.
+        assert_eq!(result_format(&with_ltree), Format::Binary);
+        let custom = |t: &Type| (t.name() == Some("ltree")).then_some(Format::Text);
+        assert_eq!(result_format_with(&with_ltree, &custom), Format::Text);
         let text_mood = |t: &Type| (*t == Type::from_oid(16_390)).then_some(Format::Text);
         assert_eq!(result_format_with(&moods, &text_mood), Format::Text);
     }

@@ -98,6 +98,46 @@ fn read_net<T>(ty: &Type, raw: &[u8]) -> Result<IpNetwork, ValueError> {
     IpNetwork::new(addr, prefix).ok_or_else(|| malformed("prefix longer than the address"))
 }
 
+/// PostgreSQL's text output of an `inet` or `cidr`: `address[/prefix]` (an `inet`
+/// host address is printed without its full prefix).
+fn read_net_text<T>(ty: &Type, raw: &[u8]) -> Result<IpNetwork, ValueError> {
+    let malformed = || ValueError::malformed::<T>(ty, "invalid address text");
+    let text = core::str::from_utf8(raw).map_err(|_| malformed())?;
+    let (addr, prefix) = match text.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (text, None),
+    };
+    let addr: IpAddr = addr.parse().map_err(|_| malformed())?;
+    let prefix = match prefix {
+        // `u8::from_str` takes a leading `+`, PostgreSQL does not print one.
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => p.parse().map_err(|_| malformed())?,
+        Some(_) => return Err(malformed()),
+        None => max_prefix(&addr),
+    };
+    IpNetwork::new(addr, prefix).ok_or_else(malformed)
+}
+
+/// PostgreSQL's text output of a MAC address: `N` lower-case hex bytes separated by
+/// colons.
+fn read_mac_text<T, const N: usize>(ty: &Type, raw: &[u8]) -> Result<[u8; N], ValueError> {
+    let malformed = || ValueError::malformed::<T>(ty, "invalid MAC address text");
+    let mut out = [0u8; N];
+    let mut parts = raw.split(|&b| b == b':');
+    for byte in &mut out {
+        let part = parts.next().ok_or_else(malformed)?;
+        let [hi, lo] = part else {
+            return Err(malformed());
+        };
+        let hex = |c: u8| char::from(c).to_digit(16).ok_or_else(malformed);
+        // Two hex digits make at most 0xff.
+        *byte = u8::try_from(hex(*hi)? * 16 + hex(*lo)?).map_err(|_| malformed())?;
+    }
+    if parts.next().is_some() {
+        return Err(malformed());
+    }
+    Ok(out)
+}
+
 impl ToSql for IpNetwork {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, ValueError> {
         write_net(ty, self.addr, self.prefix, out);
@@ -116,6 +156,10 @@ impl ToSql for IpNetwork {
 impl FromSql<'_> for IpNetwork {
     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
         read_net::<Self>(ty, raw)
+    }
+
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        read_net_text::<Self>(ty, raw)
     }
 
     fn accepts(ty: &Type) -> bool {
@@ -144,6 +188,14 @@ impl ToSql for IpAddr {
 impl FromSql<'_> for IpAddr {
     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
         let net = read_net::<Self>(ty, raw)?;
+        if net.prefix != max_prefix(&net.addr) {
+            return Err(ValueError::out_of_range::<Self>(ty));
+        }
+        Ok(net.addr)
+    }
+
+    fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        let net = read_net_text::<Self>(ty, raw)?;
         if net.prefix != max_prefix(&net.addr) {
             return Err(ValueError::out_of_range::<Self>(ty));
         }
@@ -194,6 +246,10 @@ macro_rules! mac {
                 raw.try_into()
                     .map(Self)
                     .map_err(|_| ValueError::malformed::<Self>(ty, "wrong length for the type"))
+            }
+
+            fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+                read_mac_text::<Self, $n>(ty, raw).map(Self)
             }
 
             fn accepts(ty: &Type) -> bool {
@@ -261,9 +317,66 @@ mod tests {
         assert!(MacAddr8::from_sql_checked(&Type::MACADDR8, Format::Binary, Some(&raw)).is_err());
     }
 
+    #[test]
+    fn text_format() {
+        let text =
+            |ty: &Type, s: &str| IpNetwork::from_sql_checked(ty, Format::Text, Some(s.as_bytes()));
+        let net = IpNetwork::new("192.168.0.1".parse().unwrap(), 24).unwrap();
+        assert_eq!(text(&Type::INET, "192.168.0.1/24"), Ok(net));
+        let host = IpNetwork::new("::1".parse().unwrap(), 128).unwrap();
+        assert_eq!(text(&Type::INET, "::1"), Ok(host));
+        assert_eq!(text(&Type::CIDR, "::1/128"), Ok(host));
+        for bad in [
+            "",
+            "1.2.3.4/33",
+            "1.2.3.4/",
+            "1.2.3.4/+8",
+            "1.2.3",
+            "1.2.3.4/8/8",
+            "x",
+        ] {
+            assert!(text(&Type::INET, bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            IpAddr::from_sql_checked(&Type::INET, Format::Text, Some(b"10.0.0.1")),
+            Ok("10.0.0.1".parse().unwrap())
+        );
+        assert!(matches!(
+            IpAddr::from_sql_checked(&Type::CIDR, Format::Text, Some(b"10.0.0.0/8")),
+            Err(ValueError::OutOfRange { .. })
+        ));
+        assert_eq!(
+            MacAddr::from_sql_checked(&Type::MACADDR, Format::Text, Some(b"08:00:2b:01:02:0A")),
+            Ok(MacAddr([8, 0, 0x2b, 1, 2, 10]))
+        );
+        assert_eq!(
+            MacAddr8::from_sql_checked(
+                &Type::MACADDR8,
+                Format::Text,
+                Some(b"08:00:2b:01:02:03:04:05")
+            ),
+            Ok(MacAddr8([8, 0, 0x2b, 1, 2, 3, 4, 5]))
+        );
+        for bad in [
+            "",
+            "08:00:2b:01:02",
+            "08:00:2b:01:02:03:04",
+            "8:00:2b:01:02:03",
+            "08:00:2b:01:02:0g",
+            "08-00-2b-01-02-03",
+        ] {
+            assert!(
+                MacAddr::from_sql_text(&Type::MACADDR, bad.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn decoders_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..24)) {
+            let _ = IpNetwork::from_sql_text(&Type::INET, &raw);
+            let _ = MacAddr::from_sql_text(&Type::MACADDR, &raw);
             if let Ok(net) = IpNetwork::from_sql(&Type::INET, &raw) {
                 let again = encode(&net, &Type::INET).unwrap().unwrap();
                 prop_assert_eq!(IpNetwork::from_sql(&Type::INET, &again), Ok(net));

@@ -5,7 +5,7 @@
 //! Binary format (see [`CompositeReader`](super::CompositeReader)): `field_count: i32`,
 //! then per field `type_oid: u32`, `length: i32` (`-1` for NULL) and the value.
 //!
-//! Text format (what the client asks for when a field's type is read in text, an
+//! Text format (what the client asks for when text was chosen for a field's type, an
 //! extension's type say): `(a,"b c",)`: fields separated by commas, an empty field is
 //! NULL, a field may be quoted (`""` is a quote inside quotes) and `\` escapes the
 //! next character. Fields are then text values of their types.
@@ -273,8 +273,12 @@ fn decode_text(ty: &Type, raw: &[u8]) -> Result<Record, ValueError> {
     let mut data = BytesMut::with_capacity(inner.len());
     let mut fields = Vec::new();
     let mut bytes = inner.iter().copied().peekable();
-    // `()` has no field; otherwise there is one more field than commas.
-    let mut more = !inner.is_empty();
+    // One more field than commas; `()` is a record with no field, or with one NULL
+    // field when the type says it has one (`ROW(NULL)::one` prints as `()`).
+    let mut more = match &described {
+        Some(fields) => !fields.is_empty(),
+        None => !inner.is_empty(),
+    };
     while more {
         let start = data.len();
         let mut quoted_any = false;
@@ -533,6 +537,16 @@ mod tests {
             Record::from_sql_text(&Type::RECORD, b"()").unwrap().len(),
             0
         );
+        // `ROW(NULL)::one` prints as `()`: one NULL field.
+        let one = Type::new(
+            16_600,
+            "one",
+            "public",
+            Kind::Composite(alloc::vec![Field::new("x", Type::INT4)].into()),
+        );
+        let r = Record::from_sql_text(&one, b"()").unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.get::<Option<i32>, _>(0), Ok(None));
         for bad in [
             &b""[..],
             b"(",

@@ -1,11 +1,15 @@
 //! Strings: `text`, `varchar`, `bpchar`, `name` and `unknown` as `String`, `&str`,
-//! `Box<str>` and `Cow<str>`.
+//! `Box<str>` and `Cow<str>`; also `xml`, `tsvector` and `tsquery` as their text.
 //!
-//! The binary format of these types is their text, in the client encoding (always
-//! UTF-8 for connections made by this crate), so both formats decode alike.
+//! The binary format of the string types is their text, in the client encoding
+//! (always UTF-8 for connections made by this crate), so both formats decode alike.
+//! So is `xml`'s, which can therefore be sent from a string too (the server parses
+//! it). `tsvector` and `tsquery` have a binary format of their own, not text: they
+//! are read in text format only (the client requests them so), and a string is not
+//! sent as one (cast a `text` parameter: `$1::text::tsvector`).
 //!
 //! Enum types (`CREATE TYPE mood AS ENUM (...)`, [`Kind::Enum`] once described) travel
-//! the same way: a value is its label's text, in both formats, so the string types read
+//! like strings: a value is its label's text, in both formats, so the string types read
 //! and send them too. The server checks that a label sent exists.
 
 use alloc::borrow::Cow;
@@ -28,6 +32,28 @@ fn accepts(ty: &Type) -> bool {
         || (ty.is_described() && matches!(ty.kind(), Kind::Enum(_)))
 }
 
+/// Types read as their text form, besides the string types.
+fn accepts_text_form(ty: &Type) -> bool {
+    accepts_to(ty) || [Type::TSVECTOR, Type::TSQUERY].contains(ty)
+}
+
+/// Types a string can be sent as: the string types, and `xml`, whose binary input
+/// is its text.
+fn accepts_to(ty: &Type) -> bool {
+    accepts(ty) || *ty == Type::XML
+}
+
+/// A binary value's text: refused for the types whose binary format is not text.
+fn binary_utf8<'a, T>(ty: &Type, raw: &'a [u8]) -> Result<&'a str, ValueError> {
+    if [Type::TSVECTOR, Type::TSQUERY].contains(ty) {
+        return Err(ValueError::malformed::<T>(
+            ty,
+            "the binary format of the type is not text (request text format)",
+        ));
+    }
+    utf8::<T>(ty, raw)
+}
+
 fn utf8<'a, T>(ty: &Type, raw: &'a [u8]) -> Result<&'a str, ValueError> {
     core::str::from_utf8(raw).map_err(|_| ValueError::malformed::<T>(ty, "text is not UTF-8"))
 }
@@ -39,7 +65,7 @@ impl ToSql for &str {
     }
 
     fn accepts(ty: &Type) -> bool {
-        accepts(ty)
+        accepts_to(ty)
     }
 
     fn natural_type() -> Type {
@@ -53,7 +79,7 @@ impl ToSql for String {
     }
 
     fn accepts(ty: &Type) -> bool {
-        accepts(ty)
+        accepts_to(ty)
     }
 
     fn natural_type() -> Type {
@@ -63,7 +89,7 @@ impl ToSql for String {
 
 impl<'a> FromSql<'a> for &'a str {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
-        utf8::<Self>(ty, raw)
+        binary_utf8::<Self>(ty, raw)
     }
 
     fn from_sql_text(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
@@ -71,13 +97,13 @@ impl<'a> FromSql<'a> for &'a str {
     }
 
     fn accepts(ty: &Type) -> bool {
-        accepts(ty)
+        accepts_text_form(ty)
     }
 }
 
 impl FromSql<'_> for String {
     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
-        utf8::<Self>(ty, raw).map(Self::from)
+        binary_utf8::<Self>(ty, raw).map(Self::from)
     }
 
     fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
@@ -85,7 +111,7 @@ impl FromSql<'_> for String {
     }
 
     fn accepts(ty: &Type) -> bool {
-        accepts(ty)
+        accepts_text_form(ty)
     }
 }
 
@@ -95,7 +121,7 @@ impl ToSql for Box<str> {
     }
 
     fn accepts(ty: &Type) -> bool {
-        accepts(ty)
+        accepts_to(ty)
     }
 
     fn natural_type() -> Type {
@@ -109,7 +135,7 @@ impl ToSql for Cow<'_, str> {
     }
 
     fn accepts(ty: &Type) -> bool {
-        accepts(ty)
+        accepts_to(ty)
     }
 
     fn natural_type() -> Type {
@@ -119,7 +145,7 @@ impl ToSql for Cow<'_, str> {
 
 impl FromSql<'_> for Box<str> {
     fn from_sql(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
-        utf8::<Self>(ty, raw).map(Self::from)
+        binary_utf8::<Self>(ty, raw).map(Self::from)
     }
 
     fn from_sql_text(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
@@ -127,14 +153,14 @@ impl FromSql<'_> for Box<str> {
     }
 
     fn accepts(ty: &Type) -> bool {
-        accepts(ty)
+        accepts_text_form(ty)
     }
 }
 
 /// Borrows from the row.
 impl<'a> FromSql<'a> for Cow<'a, str> {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
-        utf8::<Self>(ty, raw).map(Cow::Borrowed)
+        binary_utf8::<Self>(ty, raw).map(Cow::Borrowed)
     }
 
     fn from_sql_text(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
@@ -142,7 +168,7 @@ impl<'a> FromSql<'a> for Cow<'a, str> {
     }
 
     fn accepts(ty: &Type) -> bool {
-        accepts(ty)
+        accepts_text_form(ty)
     }
 }
 
@@ -240,5 +266,34 @@ mod tests {
             String::from_sql_checked(&Type::TEXT, Format::Binary, Some(&[0xff])),
             Err(ValueError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn xml_and_text_search_types_read_as_text() {
+        for ty in [Type::XML, Type::TSVECTOR, Type::TSQUERY] {
+            assert_eq!(
+                <&str>::from_sql_checked(&ty, Format::Text, Some(b"'a' & 'b'")),
+                Ok("'a' & 'b'")
+            );
+        }
+        assert_eq!(
+            String::from_sql_checked(&Type::XML, Format::Binary, Some(b"<a/>")),
+            Ok("<a/>".to_string())
+        );
+        // Sent as xml (its binary input is text), never as tsvector/tsquery.
+        assert_eq!(
+            encode(&"<a/>", &Type::XML).unwrap().as_deref(),
+            Some(&b"<a/>"[..])
+        );
+        for ty in [Type::TSVECTOR, Type::TSQUERY] {
+            assert!(matches!(
+                encode(&"a", &ty),
+                Err(ValueError::WrongType { .. })
+            ));
+            assert!(matches!(
+                String::from_sql_checked(&ty, Format::Binary, Some(&[0, 0, 0, 1])),
+                Err(ValueError::Malformed { .. })
+            ));
+        }
     }
 }
