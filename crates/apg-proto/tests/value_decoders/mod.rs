@@ -13,9 +13,9 @@ use std::time::SystemTime;
 
 use apg_proto::message::Format;
 use apg_proto::types::{
-    Array, BitString, Circle, CompositeReader, Date, FromSql, Interval, IpNetwork, Kind, Line,
-    LineSegment, MacAddr, MacAddr8, Money, Numeric, Path, PgBox, PgLsn, Point, Polygon, Range,
-    Time, TimeTz, Timestamp, TimestampTz, Type, ValueError,
+    Array, BitString, Circle, CompositeReader, Date, Field, FromSql, Interval, IpNetwork, Kind,
+    Line, LineSegment, MacAddr, MacAddr8, Money, Multirange, Numeric, Path, PgBox, PgLsn, Point,
+    Polygon, Range, Record, Time, TimeTz, Timestamp, TimestampTz, Type, ValueError,
 };
 
 /// One (PostgreSQL type, Rust type) combination.
@@ -58,6 +58,47 @@ macro_rules! cases {
 /// `hstore`, as the catalog describes it (its OID varies between databases).
 pub(crate) fn hstore() -> Type {
     Type::new(16_400, "hstore", "public", Kind::Simple)
+}
+
+/// A composite `(street text, zip int4)`, as the catalog describes it.
+fn address() -> Type {
+    Type::new(
+        16_402,
+        "address",
+        "public",
+        Kind::Composite(
+            vec![
+                Field::new("street", Type::TEXT),
+                Field::new("zip", Type::INT4),
+            ]
+            .into(),
+        ),
+    )
+}
+
+/// An enum, and an array of it.
+fn mood() -> Type {
+    Type::new(
+        16_403,
+        "mood",
+        "public",
+        Kind::Enum(vec!["sad".to_owned(), "ok".to_owned()].into()),
+    )
+}
+
+fn moods() -> Type {
+    Type::new(16_404, "_mood", "public", Kind::Array(mood()))
+}
+
+/// Reads every field of a decoded record, by position, as text and as raw bytes.
+fn record(result: Result<Record, ValueError>) {
+    let Ok(record) = result else { return };
+    drop(format!("{record:?}"));
+    for i in 0..record.len() {
+        let _ = record.get::<Option<&str>, _>(i);
+        let _ = record.get::<Option<i32>, _>(i);
+        let _ = record.raw(i);
+    }
 }
 
 /// A domain over `int4`, read through its base type.
@@ -156,6 +197,13 @@ pub(crate) fn cases() -> Vec<Case> {
         int4_domain() => i32, debug;
         Type::INT4 => Option<i32>, debug;
         Type::TEXT => Option<&str>, debug;
+        Type::RECORD => Record, record;
+        address() => Record, record;
+        Type::RECORD_ARRAY => Vec<Record>, debug;
+        Type::INT4_MULTIRANGE => Multirange<i32>, debug;
+        Type::TSTZ_MULTIRANGE => Multirange<TimestampTz>, debug;
+        mood() => String, debug;
+        moods() => Vec<&str>, debug;
     };
     cases.push(Case {
         name: "record as CompositeReader",
