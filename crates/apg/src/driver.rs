@@ -145,7 +145,8 @@ impl Driver {
         Self::route_events(st, wakers);
     }
 
-    /// One round: write, then read and process. Returns whether anything happened, and
+    /// One round: write, then read and process. Returns whether anything was read (the
+    /// socket may have more, or the answers may call for a write), and
     /// sets `yield_now` when the driver should let other tasks run before writing, and
     /// `notices` when notices wait for the handler.
     fn poll_round(
@@ -171,7 +172,6 @@ impl Driver {
             && !self.coalesced
             && !self.needs_flush
             && st.conn.in_flight() > 1;
-        let mut progress = false;
         if defer {
             // Tasks issuing requests concurrently encode them one after another; one
             // turn of the executor lets those in progress join this write.
@@ -179,27 +179,30 @@ impl Driver {
             *yield_now = true;
         } else {
             self.coalesced = false;
-            progress = match self.poll_write_out(cx, &mut st) {
-                Ok(p) => p,
+            // Writing goes on until all is out or the socket is full (then it wakes
+            // the driver): a write alone is no reason for another round.
+            match self.poll_write_out(cx, &mut st) {
+                Ok(_) => {}
                 Err(e) => {
                     let error = Error::io("writing to the server failed", e);
                     self.fail(&mut st, Some(error), wakers);
                     *notices = st.listen.has_notices();
                     return true;
                 }
-            };
+            }
         }
         wakers.extend(st.take_send_waiters());
         *notices = st.listen.has_notices();
         if st.read_paused() {
             // A COPY TO STDOUT consumer is behind: leave the data in the socket (the
             // server then waits) until it catches up and wakes the driver.
-            return progress;
+            return false;
         }
         // Read without the lock: client calls can encode meanwhile.
         drop(st);
         let read = Pin::new(&mut *self.stream).poll_read(cx, &mut self.read_buf);
         let mut st = shared.lock();
+        let mut progress = false;
         match read {
             Poll::Pending => {}
             Poll::Ready(Ok(0)) => {
