@@ -893,9 +893,10 @@ impl Inner {
         if conn.client.is_closed() {
             return Some(Reason::Broken);
         }
+        // The generation was checked when the connection went idle (`put_idle`), and
+        // `expire_connections` closes idle ones at once.
         let now = Instant::now();
-        if conn.generation != lock(&self.state).generation || conn.expires.is_some_and(|e| now >= e)
-        {
+        if conn.expires.is_some_and(|e| now >= e) {
             return Some(Reason::Expired);
         }
         if self
@@ -948,7 +949,8 @@ impl Inner {
                 statements: st.session.statements(),
             }
         };
-        let mut reset = match self.reusable(&conn, reset, &session) {
+        let now = Instant::now();
+        let mut reset = match self.reusable(&conn, reset, &session, now) {
             Ok(pending) => pending,
             Err(reason) => return self.discard(conn, reason),
         };
@@ -1002,7 +1004,7 @@ impl Inner {
         }
         let idle = IdleConn {
             conn,
-            since: Instant::now(),
+            since: now,
             reset,
         };
         match &self.options.after_release {
@@ -1034,6 +1036,7 @@ impl Inner {
         conn: &Conn,
         reset: Option<Responses>,
         session: &Session,
+        now: Instant,
     ) -> Result<Option<Responses>, Reason> {
         // The previous reset went out before everything this user sent.
         let mut pending = None;
@@ -1044,13 +1047,8 @@ impl Inner {
                 None => pending = Some(r),
             }
         }
-        let (closed, generation) = {
-            let st = lock(&self.state);
-            (st.closed, st.generation)
-        };
-        if closed {
-            return Err(Reason::PoolClosed);
-        }
+        // A closed pool or an expired generation is seen by `put_idle`, under the lock
+        // it takes anyway.
         let client = &conn.client;
         if client.is_closed() {
             return Err(Reason::Broken);
@@ -1065,7 +1063,7 @@ impl Inner {
         {
             return Err(Reason::Dirty);
         }
-        if conn.generation != generation || conn.expires.is_some_and(|e| Instant::now() >= e) {
+        if conn.expires.is_some_and(|e| now >= e) {
             return Err(Reason::Expired);
         }
         if self
