@@ -47,10 +47,7 @@ const COALESCE_BYTES: usize = 16 * 1024;
 /// The future that runs one connection.
 pub(crate) struct Driver {
     shared: Arc<Shared>,
-    stream: Box<dyn AsyncStream>,
     read_buf: Box<[u8]>,
-    /// Bytes were written since the last flush.
-    needs_flush: bool,
     /// The socket failed or reached end of file: nothing more is read or written.
     io_done: bool,
     /// The socket has been shut down.
@@ -63,12 +60,13 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
+    /// The driver of `shared`'s connection, over `stream`, which it shares with the
+    /// tasks that write lone requests themselves ([`Shared::write_direct`]).
     pub(crate) fn new(shared: Arc<Shared>, stream: Box<dyn AsyncStream>) -> Self {
+        shared.install_stream(stream);
         Self {
             shared,
-            stream,
             read_buf: vec![0; READ_BUF_LEN].into_boxed_slice(),
-            needs_flush: false,
             io_done: false,
             finished: false,
             coalesced: false,
@@ -78,15 +76,18 @@ impl Driver {
 
     /// Writes and flushes what the core has to send. Returns whether bytes moved.
     fn poll_write_out(&mut self, cx: &mut Context<'_>, st: &mut State) -> io::Result<bool> {
+        // Under the state lock, so no task writes directly meanwhile: the socket is
+        // free (the driver itself holds it only while reading).
+        let mut io = self.shared.io();
+        let Some(stream) = io.as_mut() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
         let mut progress = false;
         while let Some(bytes) = st.conn.poll_transmit() {
-            match Pin::new(&mut *self.stream).poll_write(cx, bytes) {
+            match Pin::new(&mut **stream).poll_write(cx, bytes) {
                 Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(n)) => {
-                    st.conn.advance_transmit(n);
-                    st.stats.writes += 1;
-                    st.stats.max_in_flight = st.stats.max_in_flight.max(st.conn.in_flight());
-                    self.needs_flush = true;
+                    st.note_written(n);
                     progress = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -94,9 +95,9 @@ impl Driver {
                 Poll::Pending => return Ok(progress),
             }
         }
-        if self.needs_flush {
-            match Pin::new(&mut *self.stream).poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.needs_flush = false,
+        if st.needs_flush {
+            match Pin::new(&mut **stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => st.needs_flush = false,
                 Poll::Ready(Err(e)) => return Err(e),
                 Poll::Pending => {}
             }
@@ -170,7 +171,7 @@ impl Driver {
         let defer = unsent > 0
             && unsent < COALESCE_BYTES
             && !self.coalesced
-            && !self.needs_flush
+            && !st.needs_flush
             && st.conn.in_flight() > 1;
         if defer {
             // Tasks issuing requests concurrently encode them one after another; one
@@ -200,7 +201,10 @@ impl Driver {
         }
         // Read without the lock: client calls can encode meanwhile.
         drop(st);
-        let read = Pin::new(&mut *self.stream).poll_read(cx, &mut self.read_buf);
+        let read = match self.shared.io().as_mut() {
+            Some(stream) => Pin::new(&mut **stream).poll_read(cx, &mut self.read_buf),
+            None => Poll::Ready(Ok(0)),
+        };
         let mut st = shared.lock();
         let mut progress = false;
         match read {
@@ -235,7 +239,7 @@ impl Driver {
             return true;
         }
         let mut st = self.shared.lock();
-        st.conn.phase() == Phase::Closed && st.conn.poll_transmit().is_none() && !self.needs_flush
+        st.conn.phase() == Phase::Closed && st.conn.poll_transmit().is_none() && !st.needs_flush
     }
 }
 
@@ -269,11 +273,16 @@ impl Future for Driver {
             if (!progress || this.io_done) && this.is_over() {
                 if !this.io_done {
                     // Best effort: the server closes its side after Terminate anyway.
-                    if Pin::new(&mut *this.stream).poll_close(cx).is_pending() {
-                        return Poll::Pending;
+                    let mut io = this.shared.io();
+                    if let Some(stream) = io.as_mut() {
+                        if Pin::new(&mut **stream).poll_close(cx).is_pending() {
+                            return Poll::Pending;
+                        }
                     }
                 }
                 this.finished = true;
+                // The socket closes here; nobody writes to it any more.
+                drop(this.shared.take_stream());
                 let wakers = this.shared.lock().finish_driver();
                 for w in wakers {
                     w.wake();
@@ -294,7 +303,8 @@ impl Drop for Driver {
     fn drop(&mut self) {
         if !self.finished {
             // The runtime dropped the driver (shutdown): nobody will answer the
-            // requests still waiting.
+            // requests still waiting, and the socket closes.
+            drop(self.shared.take_stream());
             let mut st = self.shared.lock();
             st.set_closed(Some(Error::closed_by_client("connection driver stopped")));
             let wakers = st.finish_driver();

@@ -19,8 +19,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ use apg_proto::connection::{Connection, Outcome, RequestId, Response};
 
 use crate::cancel::CancelInfo;
 use crate::error::Error;
-use crate::runtime::Runtime;
+use crate::runtime::{AsyncStream, Runtime};
 use crate::statement::{Statement, StatementCache};
 
 /// Counters for tests and diagnostics.
@@ -136,6 +137,8 @@ pub(crate) struct State {
     pub(crate) listen: crate::listen::Hub,
     /// Whether the session holds state a pool must reset.
     pub(crate) session: crate::session::SessionTracker,
+    /// Bytes were written since the socket was last flushed.
+    pub(crate) needs_flush: bool,
 }
 
 /// The connection state shared by the driver and every client handle.
@@ -154,6 +157,32 @@ pub(crate) struct Shared {
     runtime: Arc<dyn Runtime>,
     cancel: Option<Arc<CancelInfo>>,
     command_timeout: Option<Duration>,
+    /// The socket. The driver reads it (without the state lock) and writes it (with
+    /// it); a task that queues a lone request writes it itself, under the state lock,
+    /// if the driver is not reading at that moment ([`Shared::write_direct`]).
+    io: Io,
+}
+
+/// The socket's slot in [`Shared`] (a newtype, for `Debug`).
+#[derive(Default)]
+struct Io(Mutex<Option<Box<dyn AsyncStream>>>);
+
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Io")
+    }
+}
+
+/// A waker that does nothing (`Waker::noop` is newer than the crate's minimum Rust
+/// version): for looking at what has arrived without waiting, and for writing
+/// without registering interest (the driver, woken, registers its own).
+pub(crate) fn noop_waker() -> Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    static NOOP: OnceLock<Waker> = OnceLock::new();
+    NOOP.get_or_init(|| Waker::from(Arc::new(Noop))).clone()
 }
 
 /// One item of a request's answer.
@@ -211,6 +240,7 @@ impl Shared {
                 stats: ConnectionStats::default(),
                 listen: crate::listen::Hub::default(),
                 session: crate::session::SessionTracker::default(),
+                needs_flush: false,
             }),
             pending_closes: Mutex::new(Vec::new()),
             prefix,
@@ -219,6 +249,7 @@ impl Shared {
             runtime,
             cancel,
             command_timeout,
+            io: Io::default(),
         }
     }
 
@@ -284,6 +315,67 @@ impl Shared {
         })
     }
 
+    /// What to wake after a request was queued: the driver, unless the request was
+    /// written here already; COPY writers, if that drained the send buffer.
+    fn after_submit(&self, st: &mut State) -> Vec<Waker> {
+        if self.write_direct(st) {
+            return st.take_send_waiters();
+        }
+        let mut wakers = st.take_send_waiters();
+        wakers.extend(st.driver_waker.take());
+        wakers
+    }
+
+    /// Writes a lone request (nothing else in flight, nothing to coalesce it with)
+    /// from the calling task, if the driver is not using the socket at this moment:
+    /// it spares a wake-up of the driver task and a switch to it per request. The
+    /// driver then only reads the answer. Whatever does not go out at once (a full
+    /// socket, an error, a pending flush) is left to the driver, which is then woken
+    /// and registers its own interest. Returns whether everything went out. Called
+    /// with the state locked, as the driver writes, so bytes keep their order.
+    fn write_direct(&self, st: &mut State) -> bool {
+        if st.conn.in_flight() != 1 || st.needs_flush || st.closed {
+            return false;
+        }
+        let Ok(mut io) = self.io.0.try_lock() else {
+            return false;
+        };
+        let Some(stream) = io.as_mut() else {
+            return false;
+        };
+        let waker = noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        while let Some(bytes) = st.conn.poll_transmit() {
+            match Pin::new(&mut **stream).poll_write(&mut cx, bytes) {
+                Poll::Ready(Ok(n)) if n > 0 => st.note_written(n),
+                // The driver tries again, and reports what fails.
+                _ => return false,
+            }
+        }
+        match Pin::new(&mut **stream).poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => {
+                st.needs_flush = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Puts the connected socket in place, for the driver and direct writes.
+    pub(crate) fn install_stream(&self, stream: Box<dyn AsyncStream>) {
+        *lock(&self.io.0) = Some(stream);
+    }
+
+    /// The socket (`None` once the driver has finished).
+    pub(crate) fn io(&self) -> MutexGuard<'_, Option<Box<dyn AsyncStream>>> {
+        lock(&self.io.0)
+    }
+
+    /// Takes the socket out, to close it.
+    pub(crate) fn take_stream(&self) -> Option<Box<dyn AsyncStream>> {
+        lock(&self.io.0).take()
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
@@ -330,11 +422,9 @@ impl Shared {
                 return Poll::Ready(Err(Error::usage("request polled after completion")));
             };
             let result = build(&mut st);
-            let waker = st.driver_waker.take();
+            let wakers = self.after_submit(&mut st);
             drop(st);
-            if let Some(w) = waker {
-                w.wake();
-            }
+            wake_all(wakers);
             Poll::Ready(result)
         })
         .await
@@ -356,11 +446,9 @@ impl Shared {
             ));
         }
         let result = build(&mut st);
-        let waker = st.driver_waker.take();
+        let wakers = self.after_submit(&mut st);
         drop(st);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        wake_all(wakers);
         result
     }
 
@@ -475,6 +563,14 @@ impl State {
     /// Whether the driver should leave the socket unread for now.
     pub(crate) fn read_paused(&self) -> bool {
         self.read_paused
+    }
+
+    /// `n` bytes of the send buffer went out.
+    pub(crate) fn note_written(&mut self, n: usize) {
+        self.conn.advance_transmit(n);
+        self.stats.writes += 1;
+        self.stats.max_in_flight = self.stats.max_in_flight.max(self.conn.in_flight());
+        self.needs_flush = true;
     }
 
     /// Bytes encoded and not yet written.

@@ -41,7 +41,7 @@ use std::hash::BuildHasherDefault;
 use std::ops::Deref;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -55,7 +55,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::row::Row;
 use crate::runtime::Runtime;
-use crate::shared::{Access, IdHasher, Item, Responses};
+use crate::shared::{noop_waker, Access, IdHasher, Item, Responses};
 
 use options::Options;
 pub use options::{PoolBuilder, DEFAULT_RESET_QUERY};
@@ -290,17 +290,6 @@ fn expiry(options: &Options) -> Option<Instant> {
         _ => 0,
     };
     Some(Instant::now() + lifetime - Duration::from_nanos(cut))
-}
-
-/// A waker that does nothing, for looking at what has arrived without waiting
-/// (`Waker::noop` is newer than the crate's minimum Rust version).
-fn noop_waker() -> Waker {
-    struct Noop;
-    impl std::task::Wake for Noop {
-        fn wake(self: Arc<Self>) {}
-    }
-    static NOOP: OnceLock<Waker> = OnceLock::new();
-    NOOP.get_or_init(|| Waker::from(Arc::new(Noop))).clone()
 }
 
 /// Reads what has arrived of a reset's answer: `Some(true)` if it succeeded,
