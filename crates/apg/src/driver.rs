@@ -12,7 +12,9 @@
 //! Before writing less than [`COALESCE_BYTES`] while other requests are in flight (the
 //! connection is shared by concurrent tasks), the driver lets the executor run once:
 //! requests that other tasks are encoding at that moment then go out in the same write.
-//! A lone request (sequential use, a pooled connection) goes out at once.
+//! A lone request (sequential use, a pooled connection) goes out at once: usually
+//! written by the task that queued it, under the state lock, while the driver is not
+//! reading (`Shared::write_direct`); the driver then only reads the answer.
 //!
 //! When the budget runs out while there is still work, the driver wakes itself and
 //! yields, so one busy connection cannot starve the executor. Otherwise the socket
