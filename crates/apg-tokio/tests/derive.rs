@@ -5,6 +5,8 @@
 //! created in a schema of their own per test (the Rust side names the type, not the
 //! schema), so tests run in parallel.
 
+mod support;
+
 use std::future::Future;
 use std::sync::Arc;
 
@@ -22,13 +24,7 @@ where
     F: FnOnce(Arc<dyn apg::Runtime>, Client) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let runtime: Arc<dyn apg::Runtime> =
-        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    let (rt, runtime) = support::runtime();
     rt.block_on(async move {
         let client = common::connect(&runtime).await;
         body(runtime, client).await;

@@ -4,10 +4,11 @@
 //!
 //! Each test creates its own types under unique names, so the tests run in parallel.
 
+mod support;
+
 use std::future::Future;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
 use apg::types::{FromSql, IsNull, Kind, Multirange, Range, Record, ToSql, Type, ValueError};
 use apg::{Client, Config, ErrorKind, Format};
@@ -20,13 +21,7 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let runtime: Arc<dyn apg::Runtime> =
-        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    let (rt, runtime) = support::runtime();
     rt.block_on(async move {
         let server = apg_testkit::server().expect("a PostgreSQL server to test against");
         let mut config: Config = server.url().parse().expect("the test URL parses");

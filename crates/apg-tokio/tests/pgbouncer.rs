@@ -7,6 +7,8 @@
 //! and swap them. The tests skip themselves, with a note, where PgBouncer is not
 //! installed.
 
+mod support;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,13 +30,7 @@ where
     }
     let cluster = Cluster::shared().expect("a PostgreSQL cluster");
     let bouncer = Arc::new(PgBouncer::start(cluster, mode).expect("PgBouncer starts"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let runtime: Arc<dyn apg::Runtime> =
-        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    let (rt, runtime) = support::runtime();
     rt.block_on(body(runtime, bouncer));
 }
 

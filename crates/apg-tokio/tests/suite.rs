@@ -1,5 +1,7 @@
 //! The apg integration suite on tokio.
 
+mod support;
+
 use std::future::Future;
 use std::sync::Arc;
 
@@ -13,13 +15,7 @@ where
     F: FnOnce(Arc<dyn apg::Runtime>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let runtime: Arc<dyn apg::Runtime> =
-        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    let (rt, runtime) = support::runtime();
     rt.block_on(body(runtime));
 }
 

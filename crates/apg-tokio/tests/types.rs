@@ -1,9 +1,10 @@
 //! Live round trips of the value codecs against a real server: each value is echoed
 //! (`SELECT $1::type`) and its text form compared with PostgreSQL's own output.
 
+mod support;
+
 use std::fmt::Debug;
 use std::future::Future;
-use std::sync::Arc;
 
 use apg::types::{FromSql, ToSql};
 use apg::{Client, Config, ErrorKind};
@@ -14,13 +15,7 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let runtime: Arc<dyn apg::Runtime> =
-        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    let (rt, runtime) = support::runtime();
     rt.block_on(async move {
         let server = apg_testkit::server().expect("a PostgreSQL server to test against");
         let config: Config = server.url().parse().expect("the test URL parses");
@@ -725,13 +720,7 @@ fn hstore_round_trips() {
         .execute_in(&db, "CREATE EXTENSION hstore")
         .expect("CREATE EXTENSION hstore");
     let url = server.url_for(&db);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let runtime: Arc<dyn apg::Runtime> =
-        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    let (rt, runtime) = support::runtime();
     rt.block_on(async move {
         let config: Config = url.parse().expect("the test URL parses");
         let client = Client::connect(&config, runtime).await.expect("connect");
