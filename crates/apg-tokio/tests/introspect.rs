@@ -256,6 +256,28 @@ fn ranges_and_multiranges() {
     run(|client| async move {
         let floatrange = unique("floatrange");
         let floatmulti = unique("floatmulti");
+        if client.server_version_num().unwrap_or(0) < 140_000 {
+            // No multiranges before PostgreSQL 14: a user-defined range alone.
+            client
+                .batch_execute(&format!(
+                    "CREATE TYPE {floatrange} AS RANGE (subtype = float8)"
+                ))
+                .await
+                .unwrap();
+            let row = client
+                .query_one(
+                    &format!("SELECT '[1.5,2.5)'::{floatrange}, $1::{floatrange}::text"),
+                    &[&Range::new(Bound::Excluded(0.25f64), Bound::Unbounded)],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                row.get::<Range<f64>, _>(0),
+                Range::new(Bound::Included(1.5), Bound::Excluded(2.5))
+            );
+            assert_eq!(row.get::<&str, _>(1), "(0.25,)");
+            return;
+        }
         client
             .batch_execute(&format!(
                 "CREATE TYPE {floatrange} AS RANGE (subtype = float8, \

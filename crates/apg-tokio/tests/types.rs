@@ -159,11 +159,12 @@ fn numeric_is_exact() {
         // The server's own values, as computed by it.
         let third: Numeric = read(&client, "1::numeric / 3").await;
         assert_eq!(third.to_string(), "0.33333333333333333333");
+        // Its scale differs between server versions (16 made integer powers exact):
+        // compared with the server's own text.
         let power: Numeric = read(&client, "2::numeric ^ 200").await;
-        assert_eq!(
-            power.to_string(),
-            "1606938044258990275541962092341162602522202993782792835301376.0000000000000000"
-        );
+        let text: String = read(&client, "(2::numeric ^ 200)::text").await;
+        assert_eq!(power.to_string(), text);
+        assert!(text.starts_with("1606938044258990275541962092341162602522202993782792835301376"));
         let e: Numeric = read(&client, "'1.5e-3'::numeric").await;
         assert_eq!(e.to_string(), "0.0015");
         assert_eq!(
@@ -804,7 +805,10 @@ fn interval_text_matches_the_server() {
     use apg::types::{Date, Interval, Time, TimeTz, Timestamp, TimestampTz};
 
     run(|client| async move {
-        let edges = [
+        // The extremes print only from PostgreSQL 15 (older servers report "interval
+        // out of range" in the text output).
+        let extremes = client.server_version_num().unwrap_or(0) >= 150_000;
+        let edges: Vec<Interval> = [
             Interval::new(0, 0, 0),
             Interval::new(0, 0, -1_000_000),
             Interval::new(14, 3, 14_706_500_000),
@@ -817,15 +821,18 @@ fn interval_text_matches_the_server() {
             Interval::new(i32::MAX, i32::MAX, i64::MAX - 1),
             Interval::new(i32::MIN + 1, i32::MIN + 1, i64::MIN + 1),
             Interval::new(-11, 0, 59_999_999),
-        ];
-        for iv in edges {
+        ]
+        .into_iter()
+        .filter(|iv| extremes || iv.months.unsigned_abs() < 1_000_000)
+        .collect();
+        for &iv in &edges {
             echo(&client, "interval", iv, &iv.to_string()).await;
         }
         client
             .execute("SET intervalstyle = iso_8601", &[])
             .await
             .unwrap();
-        for iv in edges {
+        for &iv in &edges {
             let text: String = client
                 .query_scalar("SELECT $1::interval::text", &[&iv])
                 .await
