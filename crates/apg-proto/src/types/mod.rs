@@ -27,7 +27,7 @@
 //! | `numeric` | [`Numeric`] | |
 //! | `numeric` | `rust_decimal::Decimal` | `rust_decimal` |
 //! | `text`, `varchar`, `bpchar`, `name`, `unknown` | `String`, `&str`, `Box<str>`, `Cow<str>` | |
-//! | `xml`; `tsvector`, `tsquery` (read only, text format) | `String`, `&str`, `Box<str>`, `Cow<str>` | |
+//! | `xml` (and `xml[]`, read in binary); `tsvector`, `tsquery` (read only, text format; not their arrays) | `String`, `&str`, `Box<str>`, `Cow<str>` | |
 //! | `bytea` | `Vec<u8>`, `&[u8]`, `Box<[u8]>`, `Cow<[u8]>`, `bytes::Bytes` | |
 //! | `void` | `()` (read only) | |
 //! | `date` | [`Date`] | |
@@ -409,6 +409,10 @@ pub trait FromSql<'a>: Sized {
 /// them follow their element, subtype or base type).
 const BINARY: &[Type] = &[
     Type::VOID,
+    // `xml_send` is the text in the client encoding (UTF-8 here), less a declaration
+    // that says no more than version 1.0: read as a string in binary, so that
+    // `xml[]` is readable too.
+    Type::XML,
     Type::NUMERIC,
     Type::DATE,
     Type::TIME,
@@ -733,7 +737,8 @@ mod tests {
         assert_eq!(result_format(&Type::NUMERIC), Format::Binary);
         assert_eq!(result_format(&Type::TSVECTOR), Format::Text);
         assert_eq!(result_format(&Type::NUMERIC_ARRAY), Format::Binary);
-        assert_eq!(result_format(&Type::XML_ARRAY), Format::Text);
+        assert_eq!(result_format(&Type::XML_ARRAY), Format::Binary);
+        assert_eq!(result_format(&Type::TSVECTOR_ARRAY), Format::Text);
         assert_eq!(result_format(&Type::from_oid(99_999)), Format::Text);
         assert_eq!(result_format(&Type::RECORD), Format::Binary);
         assert_eq!(result_format(&Type::INT4_MULTIRANGE), Format::Binary);

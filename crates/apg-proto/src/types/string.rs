@@ -4,7 +4,8 @@
 //! The binary format of the string types is their text, in the client encoding
 //! (always UTF-8 for connections made by this crate), so both formats decode alike.
 //! So is `xml`'s, which can therefore be sent from a string too (the server parses
-//! it). `tsvector` and `tsquery` have a binary format of their own, not text: they
+//! it); read in binary, an `xml` value lacks a declaration that says no more than
+//! `version="1.0"`, which the server leaves out there. `tsvector` and `tsquery` have a binary format of their own, not text: they
 //! are read in text format only (the client requests them so), and a string is not
 //! sent as one (cast a `text` parameter: `$1::text::tsvector`).
 //!

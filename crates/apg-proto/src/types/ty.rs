@@ -431,6 +431,10 @@ builtin_types! {
     REGCOLLATION_ARRAY = 4192, "_regcollation";
     /// `xid8[]`.
     XID8_ARRAY = 271, "_xid8";
+    /// `tsvector[]`.
+    TSVECTOR_ARRAY = 3643, "_tsvector";
+    /// `tsquery[]`.
+    TSQUERY_ARRAY = 3645, "_tsquery";
     /// `int4multirange` (PostgreSQL 14 and later).
     INT4_MULTIRANGE = 4451, "int4multirange";
     /// `nummultirange`.
@@ -510,6 +514,8 @@ const ARRAYS: &[(Oid, Oid)] = &[
     (2287, 2249),
     (2951, 2950),
     (3221, 3220),
+    (3643, 3614),
+    (3645, 3615),
     (3735, 3734),
     (3770, 3769),
     (3807, 3802),
