@@ -554,12 +554,15 @@ fn spawn_sweeper(inner: &Arc<Inner>) {
     let runtime = Arc::clone(&inner.runtime);
     let task = async move {
         loop {
-            let next = {
+            let (next, seen) = {
                 let Some(inner) = weak.upgrade() else { return };
                 let st = lock(&inner.state);
                 if st.closed {
                     return;
                 }
+                // Waiters are numbered in order of arrival: a later number means a
+                // waiter this scan has not seen.
+                let seen = st.next_waiter;
                 let now = Instant::now();
                 let mut next: Option<Instant> = None;
                 let mut expired = Vec::new();
@@ -574,25 +577,22 @@ fn spawn_sweeper(inner: &Arc<Inner>) {
                 for w in expired {
                     w.wake();
                 }
-                next.map(|d| d.saturating_duration_since(now))
+                (next.map(|d| d.saturating_duration_since(now)), seen)
             };
             match next {
                 Some(wait) => runtime.sleep(wait).await,
-                // Park until a waiter with a deadline arrives (or the pool goes).
+                // Park until a new waiter arrives (or the pool goes). Waiters already
+                // past their deadline but not yet gone are not a reason to look
+                // again: they were woken, and leave when they run.
                 None => {
-                    let mut parked = false;
                     poll_fn(|cx| {
                         let Some(inner) = weak.upgrade() else {
                             return Poll::Ready(());
                         };
                         let mut st = lock(&inner.state);
-                        if parked && st.sweeper.is_none() || st.closed {
+                        if st.closed || st.next_waiter != seen {
                             return Poll::Ready(());
                         }
-                        if !parked && st.waiting.iter().any(|w| w.deadline.is_some()) {
-                            return Poll::Ready(());
-                        }
-                        parked = true;
                         st.sweeper = Some(cx.waker().clone());
                         Poll::Pending
                     })

@@ -1,0 +1,52 @@
+//! The pool on a single-threaded executor, where a task that never yields stops
+//! everything: acquire timeouts, which one background task enforces for all waiters,
+//! must end every waiter, and leave the pool usable.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apg::{Pool, PoolError};
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../apg/tests/common/mod.rs"]
+mod common;
+
+#[test]
+fn acquire_timeouts_on_one_thread() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let runtime: Arc<dyn apg::Runtime> =
+        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    rt.block_on(async move {
+        let pool = Pool::builder(common::test_config())
+            .max_size(1)
+            .acquire_timeout(Some(Duration::from_millis(100)))
+            .build(runtime)
+            .unwrap();
+        let held = pool.acquire().await.unwrap();
+        let start = Instant::now();
+        let waiting = futures_util::future::join_all((0..3).map(|_| pool.acquire()));
+        let results = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("every waiter ends");
+        assert!(start.elapsed() >= Duration::from_millis(100));
+        for r in results {
+            assert!(matches!(r, Err(PoolError::Timeout)), "{r:?}");
+        }
+        assert_eq!(pool.stats().timeouts, 3);
+        assert_eq!(pool.stats().waiters, 0);
+        // Later waiters are timed too, and the pool still hands out its connection.
+        let late = tokio::time::timeout(Duration::from_secs(10), pool.acquire())
+            .await
+            .expect("the late waiter ends");
+        assert!(matches!(late, Err(PoolError::Timeout)), "{late:?}");
+        drop(held);
+        let conn = pool.acquire().await.unwrap();
+        assert_eq!(
+            conn.query_scalar::<i32, _>("SELECT 1", &[]).await.unwrap(),
+            1
+        );
+    });
+}
