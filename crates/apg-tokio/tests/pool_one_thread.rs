@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use apg::{Pool, PoolError};
 
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub)]
 #[path = "../../apg/tests/common/mod.rs"]
 mod common;
 
