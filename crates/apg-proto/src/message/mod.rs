@@ -350,23 +350,32 @@ impl Reader {
         core::mem::take(&mut self.buf)
     }
 
+    /// Where the next NUL is.
+    fn nul(&self) -> Result<usize, ProtocolError> {
+        find_nul(&self.buf).ok_or(ProtocolError::MissingNul {
+            message: self.message,
+        })
+    }
+
     /// A NUL-terminated byte string, without its NUL, as a slice of the body.
     pub(crate) fn cstr_bytes(&mut self) -> Result<Bytes, ProtocolError> {
-        let end = memchr::memchr(0, &self.buf).ok_or(ProtocolError::MissingNul {
-            message: self.message,
-        })?;
+        let end = self.nul()?;
         let s = self.buf.split_to(end);
         self.buf.advance(1);
         Ok(s)
     }
 
-    /// A NUL-terminated UTF-8 string, without its NUL.
+    /// A NUL-terminated UTF-8 string, without its NUL. Copied straight from the body
+    /// (no slice of it made and dropped): every CommandComplete tag comes this way.
     pub(crate) fn cstr(&mut self) -> Result<String, ProtocolError> {
-        let bytes = self.cstr_bytes()?;
-        let s = core::str::from_utf8(&bytes).map_err(|_| ProtocolError::InvalidUtf8 {
+        let end = self.nul()?;
+        let bytes = self.buf.get(..end).unwrap_or_default();
+        let s = core::str::from_utf8(bytes).map_err(|_| ProtocolError::InvalidUtf8 {
             message: self.message,
         })?;
-        Ok(String::from(s))
+        let s = String::from(s);
+        self.buf.advance(end + 1);
+        Ok(s)
     }
 
     /// Fails unless the whole body was consumed.
@@ -510,9 +519,37 @@ pub(crate) mod test_util {
     }
 }
 
+/// The position of the first NUL in `buf`. Most strings in messages are short (tags,
+/// names, field codes): a plain scan of the first bytes costs less than setting up
+/// `memchr`, which takes over for longer ones.
+fn find_nul(buf: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    match buf.get(..SHORT) {
+        None => buf.iter().position(|&b| b == 0),
+        Some(head) => head
+            .iter()
+            .position(|&b| b == 0)
+            .or_else(|| memchr::memchr(0, buf.get(SHORT..)?).map(|i| i + SHORT)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_found_at_every_position() {
+        for len in [0usize, 1, 31, 32, 33, 100] {
+            for at in 0..len {
+                let mut buf = alloc::vec![b'x'; len];
+                if let Some(b) = buf.get_mut(at) {
+                    *b = 0;
+                }
+                assert_eq!(find_nul(&buf), Some(at), "{len} {at}");
+            }
+            assert_eq!(find_nul(&alloc::vec![b'x'; len]), None);
+        }
+    }
 
     #[test]
     fn split_frame_waits_for_header_and_body() {
