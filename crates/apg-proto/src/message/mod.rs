@@ -441,7 +441,7 @@ pub(crate) fn put_cstr(
     s: &[u8],
     message: &'static str,
 ) -> Result<(), EncodeError> {
-    if memchr::memchr(0, s).is_some() {
+    if find_nul(s).is_some() {
         return Err(EncodeError::NulInString { message });
     }
     buf.put_slice(s);
