@@ -168,9 +168,7 @@ impl FakeServer {
 
     /// A CommandComplete with this tag.
     pub fn command_complete(&mut self, tag: &str) -> &mut Self {
-        self.send(CommandComplete {
-            tag: tag.to_string(),
-        })
+        self.send(CommandComplete { tag: tag.into() })
     }
 
     /// An ErrorResponse (`severity` such as `ERROR` or `FATAL`).

@@ -191,8 +191,10 @@ pub(crate) async fn collect(
                     let rows = c.rows();
                     out.affected += rows.unwrap_or(0);
                     if keep == Keep::Simple {
-                        out.simple
-                            .push(SimpleQueryMessage::CommandComplete { tag: c.tag, rows });
+                        out.simple.push(SimpleQueryMessage::CommandComplete {
+                            tag: c.tag.into(),
+                            rows,
+                        });
                     }
                 }
                 Response::ParameterDescription(p) => {

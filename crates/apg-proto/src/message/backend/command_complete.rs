@@ -3,6 +3,8 @@
 //! <https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-COMMANDCOMPLETE>
 
 use alloc::string::String;
+use core::fmt;
+use core::ops::Deref;
 
 use bytes::{Bytes, BytesMut};
 
@@ -17,7 +19,79 @@ use crate::message::{put_cstr, Message, Reader};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CommandComplete {
     /// The command tag, as the server sent it.
-    pub tag: String,
+    pub tag: CommandTag,
+}
+
+/// A command tag (`SELECT 1`, `INSERT 0 5`): a string slice of the received message,
+/// not a copy (one arrives for every statement, every row of a batch insert). Reads
+/// as a `&str` through `Deref`.
+///
+/// ```
+/// use apg_proto::message::backend::CommandTag;
+///
+/// let tag = CommandTag::from("INSERT 0 5");
+/// assert_eq!(tag, "INSERT 0 5");
+/// assert!(tag.starts_with("INSERT"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct CommandTag(Bytes);
+
+impl CommandTag {
+    /// The tag's text.
+    pub fn as_str(&self) -> &str {
+        // Checked to be UTF-8 when made (`decode`, `From`): this never falls back.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Deref for CommandTag {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for CommandTag {
+    fn from(s: &str) -> Self {
+        Self(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl From<String> for CommandTag {
+    fn from(s: String) -> Self {
+        Self(Bytes::from(s.into_bytes()))
+    }
+}
+
+impl From<CommandTag> for String {
+    fn from(tag: CommandTag) -> Self {
+        Self::from(tag.as_str())
+    }
+}
+
+impl PartialEq<str> for CommandTag {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CommandTag {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for CommandTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for CommandTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The commands whose tag ends with a row count (INSERT also carries an oid before it).
@@ -87,9 +161,16 @@ impl Message for CommandComplete {
 
     fn decode(body: Bytes) -> Result<Self, ProtocolError> {
         let mut r = Reader::new(body, Self::NAME);
-        let tag = r.cstr()?;
+        let tag = r.cstr_bytes()?;
+        if core::str::from_utf8(&tag).is_err() {
+            return Err(ProtocolError::InvalidUtf8 {
+                message: Self::NAME,
+            });
+        }
         r.finish()?;
-        Ok(Self { tag })
+        Ok(Self {
+            tag: CommandTag(tag),
+        })
     }
 }
 
@@ -108,7 +189,7 @@ pub(super) fn arb() -> impl proptest::strategy::Strategy<Value = CommandComplete
             }
         }),
     ]
-    .prop_map(|tag| CommandComplete { tag })
+    .prop_map(|tag| CommandComplete { tag: tag.into() })
 }
 
 #[cfg(test)]
@@ -127,6 +208,19 @@ mod tests {
         roundtrip(&tag("SELECT 3"), Some(b"C\0\0\0\x0dSELECT 3\0"));
         // 'C', Int32 length 17, String tag.
         roundtrip(&tag("CREATE TABLE"), Some(b"C\0\0\0\x11CREATE TABLE\0"));
+    }
+
+    #[test]
+    fn the_tag_is_a_slice_of_the_message_and_utf8() {
+        let body = Bytes::from_static(b"SELECT 3\0");
+        let c = CommandComplete::decode(body.clone()).unwrap();
+        assert_eq!(c.tag.as_str().as_ptr(), body.as_ptr());
+        assert_eq!(c.tag, "SELECT 3");
+        assert_eq!(String::from(c.tag), "SELECT 3");
+        assert!(matches!(
+            CommandComplete::decode(Bytes::from_static(b"SELECT \xff\0")),
+            Err(ProtocolError::InvalidUtf8 { .. })
+        ));
     }
 
     #[test]

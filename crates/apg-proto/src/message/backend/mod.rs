@@ -72,7 +72,7 @@ pub use authentication::Authentication;
 pub use backend_key_data::BackendKeyData;
 pub use bind_complete::BindComplete;
 pub use close_complete::CloseComplete;
-pub use command_complete::CommandComplete;
+pub use command_complete::{CommandComplete, CommandTag};
 pub use copy_both_response::CopyBothResponse;
 pub use copy_in_response::CopyInResponse;
 pub use copy_out_response::CopyOutResponse;
