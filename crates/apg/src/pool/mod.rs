@@ -621,10 +621,11 @@ impl Inner {
 
     /// Closes a connection and gives its slot back.
     fn discard(self: &Arc<Self>, conn: Conn, reason: Reason) {
-        self.count(reason);
         // Dropping the last handle sends Terminate.
         drop(conn);
         self.free_slot();
+        // Counted last: whoever sees the count sees the slot free too.
+        self.count(reason);
     }
 
     /// A slot was given up: hand it to the first waiter, if any.
