@@ -56,21 +56,33 @@ pub(crate) fn tag_is_session_neutral(tag: &str) -> bool {
 /// `set_config`; or makes a temporary table that completes as a `SELECT`. Case-insensitive; a mention in a comment or string counts too
 /// (a needless reset costs less than a missed one).
 pub(crate) fn sql_touches_session(sql: &str) -> bool {
-    // `CREATE TEMP TABLE ... AS` and `SELECT ... INTO TEMP` complete as `SELECT n`.
-    const NAMES: [&[u8]; 7] = [
+    const NAMES: [&[u8]; 4] = [
         b"pg_advisory",
         b"pg_try_advisory",
         b"set_config",
-        b"temp table",
-        b"temporary table",
-        b"into temp ",
-        b"into temporary ",
+        b"pg_temp",
     ];
-    let sql = sql.as_bytes();
-    NAMES.iter().any(|name| {
-        sql.windows(name.len())
+    let bytes = sql.as_bytes();
+    if NAMES.iter().any(|name| {
+        bytes
+            .windows(name.len())
             .any(|window| window.eq_ignore_ascii_case(name))
-    })
+    }) {
+        return true;
+    }
+    // `CREATE TEMP TABLE ... AS` and `SELECT ... INTO TEMP t` complete as `SELECT n`:
+    // word pairs, whatever whitespace separates them.
+    let is = |word: &str, names: &[&str]| names.iter().any(|n| word.eq_ignore_ascii_case(n));
+    let mut previous = "";
+    for word in sql.split_ascii_whitespace() {
+        if (is(previous, &["temp", "temporary"]) && is(word, &["table"]))
+            || (is(previous, &["into"]) && is(word, &["temp", "temporary"]))
+        {
+            return true;
+        }
+        previous = word;
+    }
+    false
 }
 
 /// [`sql_touches_session`] for a statement about to run: a prepared statement's
@@ -197,6 +209,9 @@ mod tests {
         ));
         assert!(sql_touches_session("CREATE TEMP TABLE t AS SELECT 1"));
         assert!(sql_touches_session("select 1 into temp t"));
+        assert!(sql_touches_session("SELECT 1 INTO TEMP\nt"));
+        assert!(sql_touches_session("CREATE TEMP\n  TABLE t AS SELECT 1"));
+        assert!(sql_touches_session("CREATE TABLE pg_temp.t AS SELECT 1"));
         assert!(!sql_touches_session("INSERT INTO temperatures VALUES (1)"));
         assert!(!sql_touches_session("SELECT $1::int4"));
         assert!(!sql_touches_session(""));

@@ -823,6 +823,12 @@ impl Drop for Responses {
     fn drop(&mut self) {
         if !self.finished {
             let mut st = self.shared.lock();
+            // An unanswered request's remaining answers are discarded unseen: its
+            // CommandComplete could have been a `SET` or a `LISTEN`.
+            let answered = st.slots.get(&self.id).is_some_and(|s| s.done.is_some());
+            if !answered {
+                st.session.mark_changed();
+            }
             st.remove_slot(self.id);
             st.conn.discard(self.id);
             let driver = st.resume_reading();

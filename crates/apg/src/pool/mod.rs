@@ -40,7 +40,7 @@ use std::future::{poll_fn, Future};
 use std::hash::BuildHasherDefault;
 use std::ops::Deref;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -236,6 +236,10 @@ struct Inner {
     options: Options,
     state: Mutex<State>,
     counters: Counters,
+    /// `State::closed` and `State::generation`, readable without the lock: a return
+    /// checks them before sending a reset to a connection that is to be closed.
+    closed_now: AtomicBool,
+    generation_now: AtomicU64,
 }
 
 /// A pool of connections to one database, shared by cloning (cheap).
@@ -334,6 +338,8 @@ impl Pool {
                 generation: 0,
             }),
             counters: Counters::default(),
+            closed_now: AtomicBool::new(false),
+            generation_now: AtomicU64::new(0),
         });
         spawn_maintenance(&inner);
         if inner.options.acquire_timeout.is_some() {
@@ -443,6 +449,7 @@ impl Pool {
         let (idle, waiters) = {
             let mut st = lock(&self.inner.state);
             st.closed = true;
+            self.inner.closed_now.store(true, Ordering::Relaxed);
             let idle: Vec<IdleConn> = st.idle.drain(..).collect();
             st.size -= idle.len();
             let mut waiters: Vec<Waker> = st.waiting.iter().map(|w| w.waker.clone()).collect();
@@ -480,6 +487,9 @@ impl Pool {
         let idle: Vec<IdleConn> = {
             let mut st = lock(&self.inner.state);
             st.generation += 1;
+            self.inner
+                .generation_now
+                .store(st.generation, Ordering::Relaxed);
             st.idle.drain(..).collect()
         };
         for i in idle {
@@ -930,6 +940,14 @@ impl Inner {
         if discard {
             return self.discard(conn, Reason::Dirty);
         }
+        // No reset for a connection about to be closed (`put_idle` checks again,
+        // under the lock).
+        if self.closed_now.load(Ordering::Relaxed) {
+            return self.discard(conn, Reason::PoolClosed);
+        }
+        if conn.generation != self.generation_now.load(Ordering::Relaxed) {
+            return self.discard(conn, Reason::Expired);
+        }
         let session = {
             let st = conn.client.shared().lock();
             Session {
@@ -981,14 +999,16 @@ impl Inner {
                     Responses::new(Arc::clone(shared), id)
                 }))
             });
-            if rollback {
-                self.counters.rollbacks.fetch_add(1, Ordering::Relaxed);
-            }
-            if run_reset {
-                self.counters.resets.fetch_add(1, Ordering::Relaxed);
-            }
             match sent {
-                Ok(r) => reset = r,
+                Ok(r) => {
+                    if rollback {
+                        self.counters.rollbacks.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if run_reset {
+                        self.counters.resets.fetch_add(1, Ordering::Relaxed);
+                    }
+                    reset = r;
+                }
                 Err(_) => return self.discard(conn, Reason::Broken),
             }
         }

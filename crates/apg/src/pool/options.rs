@@ -164,7 +164,8 @@ impl PoolBuilder {
 
     /// A connection that has run this many statements (each completed statement
     /// counts: a query, each row set of [`Client::execute_many`], each statement of a
-    /// simple query; the pool's resets do not) is closed when it is returned, like
+    /// simple query, the pool's health checks and `after_connect` statements; the
+    /// pool's resets do not) is closed when it is returned, like
     /// asyncpg's `max_queries`: bounds what a long-lived session accumulates on the
     /// server (memory of cached plans, catalog caches).
     pub fn max_queries(mut self, n: Option<u64>) -> Self {

@@ -721,6 +721,30 @@ pub async fn pool_reset_only_when_needed(rt: Arc<dyn Runtime>) {
     assert_eq!(stats.rollbacks, 1);
     assert_eq!(stats.resets, resets + 1, "DROP TABLE counts as a change");
 
+    // A statement whose future was dropped: its answer is discarded unseen, so the
+    // session counts as changed.
+    let conn = pool.acquire().await.unwrap();
+    run_for(
+        &rt,
+        Duration::from_millis(50),
+        conn.batch_execute("SELECT pg_sleep(0.3); SET work_mem = '11MB'"),
+    )
+    .await;
+    // This waits behind it: nothing is in flight when the connection is returned.
+    assert_eq!(
+        conn.query_scalar::<i32, _>("SELECT 1", &[]).await.unwrap(),
+        1
+    );
+    drop(conn);
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.backend_pid(), pid);
+    let undone: bool = conn
+        .query_scalar("SELECT current_setting('work_mem') <> '11MB'", &[])
+        .await
+        .unwrap();
+    assert!(undone, "the dropped statement's SET was not undone");
+    drop(conn);
+
     // always_reset: every return that sent anything.
     let (builder, _) = pool_builder();
     let pool = builder
