@@ -806,6 +806,21 @@ fn xml_and_text_search_types() {
         // version 1.0 (`xml_send`); the text output keeps it.
         assert_eq!(row.get::<&str, _>(1), "<c/>");
         assert_eq!(row.get::<&str, _>(2), r#"<?xml version="1.0"?><c/>"#);
+        // tsvector[] and tsquery[] come as text arrays.
+        let row = client
+            .query_one(
+                "SELECT ARRAY['a b'::tsvector, NULL, 'c'::tsvector], \
+                 ARRAY[to_tsquery('simple', 'x & y')]",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.columns()[0].format(), apg::Format::Text);
+        assert_eq!(
+            row.get::<Vec<Option<String>>, _>(0),
+            [Some("'a' 'b'".to_owned()), None, Some("'c'".to_owned())]
+        );
+        assert_eq!(row.get::<Vec<&str>, _>(1), ["'x' & 'y'"]);
         // tsvector's binary format is not text: a string is not sent as one.
         let e = client
             .query("SELECT $1::tsvector", &[&"a b"])

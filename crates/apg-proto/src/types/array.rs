@@ -280,8 +280,92 @@ impl<'a, T: FromSql<'a>> FromSql<'a> for Vec<T> {
         Ok(array.elements)
     }
 
+    /// A one-dimensional array in text format (`{a,"b c",NULL}`), as the server sends
+    /// arrays of types read in text (`tsvector[]`, an extension's type). Elements are
+    /// read in place, so one that needed backslash escapes (it contained `"` or `\`)
+    /// is refused: read such arrays in binary.
+    fn from_sql_text(ty: &Type, raw: &'a [u8]) -> Result<Self, ValueError> {
+        let (_, element_type) =
+            element_types(ty, T::accepts).ok_or_else(|| ValueError::wrong_type::<T>(ty))?;
+        text_elements::<T>(ty, raw)?
+            .into_iter()
+            .map(|element| match element {
+                None => T::from_sql_null(&element_type),
+                Some(text) => T::from_sql_text(&element_type, text),
+            })
+            .collect()
+    }
+
     fn accepts(ty: &Type) -> bool {
         accepts_array(ty, T::accepts)
+    }
+}
+
+/// The elements of a one-dimensional text array, as slices of `raw` (`None` for
+/// NULL). Bounded by `raw`: at most one element per byte.
+fn text_elements<'a, T>(ty: &Type, raw: &'a [u8]) -> Result<Vec<Option<&'a [u8]>>, ValueError> {
+    let malformed = |reason| ValueError::malformed::<T>(ty, reason);
+    // `[0:2]={...}`: lower bounds other than 1 are printed before the braces.
+    let body = match raw.first() {
+        Some(b'[') => {
+            let eq = raw
+                .iter()
+                .position(|&b| b == b'=')
+                .ok_or_else(|| malformed("text array dimensions without '='"))?;
+            raw.get(eq + 1..).unwrap_or_default()
+        }
+        _ => raw,
+    };
+    let inner = body
+        .strip_prefix(b"{")
+        .and_then(|b| b.strip_suffix(b"}"))
+        .ok_or_else(|| malformed("text array not in braces"))?;
+    let mut elements = Vec::new();
+    if inner.iter().all(u8::is_ascii_whitespace) {
+        return Ok(elements);
+    }
+    let mut rest = inner;
+    loop {
+        let trimmed = rest.trim_ascii_start();
+        let (element, after) = match trimmed.first() {
+            Some(b'{') => {
+                return Err(malformed(
+                    "multi-dimensional text array (read an Array in binary)",
+                ))
+            }
+            Some(b'"') => {
+                let quoted = trimmed.get(1..).unwrap_or_default();
+                let end = quoted
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\')
+                    .ok_or_else(|| malformed("unterminated quoted element"))?;
+                if quoted.get(end) == Some(&b'\\') {
+                    return Err(malformed(
+                        "escaped element in a text array (read it in binary)",
+                    ));
+                }
+                let after = quoted.get(end + 1..).unwrap_or_default().trim_ascii_start();
+                (Some(quoted.get(..end).unwrap_or_default()), after)
+            }
+            _ => {
+                let end = trimmed
+                    .iter()
+                    .position(|&b| b == b',')
+                    .unwrap_or(trimmed.len());
+                let word = trimmed.get(..end).unwrap_or_default().trim_ascii_end();
+                if word.is_empty() || word.iter().any(|&b| b == b'"' || b == b'{' || b == b'}') {
+                    return Err(malformed("invalid text array element"));
+                }
+                let value = (!word.eq_ignore_ascii_case(b"NULL")).then_some(word);
+                (value, trimmed.get(end..).unwrap_or_default())
+            }
+        };
+        elements.push(element);
+        match after.split_first() {
+            None => return Ok(elements),
+            Some((b',', tail)) => rest = tail,
+            Some(_) => return Err(malformed("text array elements not separated by commas")),
+        }
     }
 }
 
@@ -293,6 +377,39 @@ mod tests {
     use alloc::string::String;
     use alloc::vec;
     use proptest::prelude::*;
+
+    #[test]
+    fn text_arrays() {
+        let text = |raw: &[u8]| Vec::<Option<String>>::from_sql_text(&Type::TEXT_ARRAY, raw);
+        assert_eq!(text(b"{}"), Ok(vec![]));
+        assert_eq!(
+            text(br#"{a,"b c",NULL,"NULL", d }"#),
+            Ok(vec![
+                Some("a".into()),
+                Some("b c".into()),
+                None,
+                Some("NULL".into()),
+                Some("d".into())
+            ])
+        );
+        assert_eq!(
+            Vec::<i32>::from_sql_text(&Type::INT4_ARRAY, b"[0:1]={1,2}"),
+            Ok(vec![1, 2])
+        );
+        for bad in [
+            &b""[..],
+            b"{",
+            b"{1,2",
+            b"{{1},{2}}",
+            br#"{"a\"b"}"#,
+            br#"{"a}"#,
+            b"{a,,b}",
+            b"{a b\"}",
+            b"[0:1]{1}",
+        ] {
+            assert!(text(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn one_dimension() {

@@ -27,7 +27,7 @@
 //! | `numeric` | [`Numeric`] | |
 //! | `numeric` | `rust_decimal::Decimal` | `rust_decimal` |
 //! | `text`, `varchar`, `bpchar`, `name`, `unknown` | `String`, `&str`, `Box<str>`, `Cow<str>` | |
-//! | `xml` (and `xml[]`, read in binary); `tsvector`, `tsquery` (read only, text format; not their arrays) | `String`, `&str`, `Box<str>`, `Cow<str>` | |
+//! | `xml` (and `xml[]`, read in binary); `tsvector`, `tsquery` and their arrays (read only, text format) | `String`, `&str`, `Box<str>`, `Cow<str>` | |
 //! | `bytea` | `Vec<u8>`, `&[u8]`, `Box<[u8]>`, `Cow<[u8]>`, `bytes::Bytes` | |
 //! | `void` | `()` (read only) | |
 //! | `date` | [`Date`] | |
@@ -47,7 +47,7 @@
 //! | `point`, `line`, `lseg`, `box`, `path`, `polygon`, `circle` | [`Point`], [`Line`], [`LineSegment`], [`PgBox`], [`Path`], [`Polygon`], [`Circle`] | |
 //! | `pg_lsn` | [`PgLsn`] | |
 //! | `hstore` (extension, found by name) | `BTreeMap<String, Option<String>>`, `HashMap<String, Option<String>>` | `std` for `HashMap` |
-//! | arrays of any type above | `Vec<T>`, `&[T]` (one dimension), [`Array<T>`] (any) | |
+//! | arrays of any type above | `Vec<T>`, `&[T]` (one dimension; `Vec<T>` also from a text array whose elements need no backslash escapes), [`Array<T>`] (any) | |
 //! | `int4range`, `int8range`, `numrange`, `daterange`, `tsrange`, `tstzrange` | [`Range<T>`] of the element's Rust type | |
 //! | `int4multirange`, `int8multirange`, `nummultirange`, `datemultirange`, `tsmultirange`, `tstzmultirange` | [`Multirange<T>`] | |
 //! | `record` (anonymous rows) | [`Record`] (fields by position) | |
