@@ -90,6 +90,11 @@ fn all<T: FromRow>(rows: &[Row]) -> Result<Vec<T>, Error> {
     rows.iter().map(T::from_row).collect()
 }
 
+/// The row, if there is one, as `T`.
+fn optional<T: FromRow>(row: Option<Row>) -> Result<Option<T>, Error> {
+    row.as_ref().map(T::from_row).transpose()
+}
+
 impl Client {
     /// [`query`](Self::query), each row read as a `T` ([`FromRow`]: a tuple, or a
     /// struct deriving it).
@@ -136,11 +141,7 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<T>, Error> {
-        self.query_opt(statement, params)
-            .await?
-            .as_ref()
-            .map(T::from_row)
-            .transpose()
+        optional(self.query_opt(statement, params).await?)
     }
 }
 
@@ -182,11 +183,7 @@ impl Transaction<'_> {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<T>, Error> {
-        self.query_opt(statement, params)
-            .await?
-            .as_ref()
-            .map(T::from_row)
-            .transpose()
+        optional(self.query_opt(statement, params).await?)
     }
 }
 
@@ -229,11 +226,7 @@ impl Pool {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<T>, Error> {
-        self.query_opt(statement, params)
-            .await?
-            .as_ref()
-            .map(T::from_row)
-            .transpose()
+        optional(self.query_opt(statement, params).await?)
     }
 }
 

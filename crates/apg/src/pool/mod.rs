@@ -39,7 +39,6 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::hash::BuildHasherDefault;
 use std::ops::Deref;
-use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
@@ -796,25 +795,15 @@ impl Inner {
         deadline: Option<Instant>,
         future: F,
     ) -> Result<F::Output, PoolError> {
-        let Some(deadline) = deadline else {
-            return Ok(future.await);
-        };
-        let mut future = pin!(future);
-        let mut sleep = None;
-        poll_fn(|cx| {
-            if let Poll::Ready(v) = future.as_mut().poll(cx) {
-                return Poll::Ready(Ok(v));
+        match deadline {
+            None => Ok(future.await),
+            Some(deadline) => {
+                let limit = deadline.saturating_duration_since(Instant::now());
+                race(&*self.runtime, limit, future)
+                    .await
+                    .ok_or(PoolError::Timeout)
             }
-            let sleep = sleep.get_or_insert_with(|| {
-                self.runtime
-                    .sleep(deadline.saturating_duration_since(Instant::now()))
-            });
-            if sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Err(PoolError::Timeout));
-            }
-            Poll::Pending
-        })
-        .await
+        }
     }
 
     /// Makes a new connection and runs the `after_connect` hook. The caller owns the
