@@ -77,10 +77,10 @@ impl Driver {
     }
 
     /// Writes and flushes what the core has to send. Returns whether bytes moved.
-    fn poll_write_out(&mut self, cx: &mut Context<'_>, st: &mut State) -> io::Result<bool> {
+    fn poll_write_out(shared: &Shared, cx: &mut Context<'_>, st: &mut State) -> io::Result<bool> {
         // Under the state lock, so no task writes directly meanwhile: the socket is
         // free (the driver itself holds it only while reading).
-        let mut io = self.shared.io();
+        let mut io = shared.io();
         let Some(stream) = io.as_mut() else {
             return Err(io::ErrorKind::NotConnected.into());
         };
@@ -113,7 +113,7 @@ impl Driver {
             match event {
                 Event::Response { id, body } => {
                     if let Response::CommandComplete(c) = &body {
-                        st.session.command_complete(&c.tag);
+                        st.session.command_complete(c.tag.as_bytes());
                     }
                     wakers.extend(st.route_response(id, body));
                 }
@@ -137,8 +137,8 @@ impl Driver {
     }
 
     /// Records a socket failure: the core fails every request in flight.
-    fn fail(&mut self, st: &mut State, error: Option<Error>, wakers: &mut Vec<Waker>) {
-        self.io_done = true;
+    fn fail(io_done: &mut bool, st: &mut State, error: Option<Error>, wakers: &mut Vec<Waker>) {
+        *io_done = true;
         if let Some(e) = error {
             st.set_closed(Some(e));
         }
@@ -148,18 +148,21 @@ impl Driver {
         Self::route_events(st, wakers);
     }
 
-    /// One round: write, then read and process. Returns whether anything was read (the
-    /// socket may have more, or the answers may call for a write), and
-    /// sets `yield_now` when the driver should let other tasks run before writing, and
-    /// `notices` when notices wait for the handler.
+    /// One round: write, then read and process. Returns whether another round is
+    /// called for (the socket may have more, or the answers may call for a write).
+    /// Sets `yield_now` when the driver should let other tasks run before writing,
+    /// `notices` when notices wait for the handler, and `over` when the round ends idle
+    /// with the core closed and its last bytes sent.
     fn poll_round(
         &mut self,
         cx: &mut Context<'_>,
         wakers: &mut Vec<Waker>,
         yield_now: &mut bool,
         notices: &mut bool,
+        over: &mut bool,
     ) -> bool {
-        let shared = Arc::clone(&self.shared);
+        // Not through `self`: the state lock borrows `shared` while fields change.
+        let shared = &*self.shared;
         let mut st = shared.lock();
         st.set_driver_waker(cx.waker());
         // Events of requests sent before the connection was ready (and from `discard`
@@ -184,11 +187,11 @@ impl Driver {
             self.coalesced = false;
             // Writing goes on until all is out or the socket is full (then it wakes
             // the driver): a write alone is no reason for another round.
-            match self.poll_write_out(cx, &mut st) {
+            match Self::poll_write_out(shared, cx, &mut st) {
                 Ok(_) => {}
                 Err(e) => {
                     let error = Error::io("writing to the server failed", e);
-                    self.fail(&mut st, Some(error), wakers);
+                    Self::fail(&mut self.io_done, &mut st, Some(error), wakers);
                     *notices = st.listen.has_notices();
                     return true;
                 }
@@ -199,48 +202,64 @@ impl Driver {
         if st.read_paused() {
             // A COPY TO STDOUT consumer is behind: leave the data in the socket (the
             // server then waits) until it catches up and wakes the driver.
+            *over = Self::closed_and_sent(&mut st);
             return false;
         }
         // Read without the lock: client calls can encode meanwhile.
         drop(st);
-        let read = match self.shared.io().as_mut() {
-            Some(stream) => Pin::new(&mut **stream).poll_read(cx, &mut self.read_buf),
-            None => Poll::Ready(Ok(0)),
-        };
-        let mut st = shared.lock();
         let mut progress = false;
-        match read {
-            Poll::Pending => {}
-            Poll::Ready(Ok(0)) => {
-                self.fail(&mut st, None, wakers);
-                progress = true;
+        for reads in 1.. {
+            let read = match self.shared.io().as_mut() {
+                Some(stream) => Pin::new(&mut **stream).poll_read(cx, &mut self.read_buf),
+                None => Poll::Ready(Ok(0)),
+            };
+            let mut st = shared.lock();
+            match read {
+                Poll::Pending => {
+                    // The socket will wake the driver: unless the answers read call for
+                    // more (checked below), the round and the poll can end here.
+                    *notices = st.listen.has_notices();
+                    *over = Self::closed_and_sent(&mut st);
+                    return false;
+                }
+                Poll::Ready(Ok(0)) => {
+                    Self::fail(&mut self.io_done, &mut st, None, wakers);
+                    progress = true;
+                }
+                Poll::Ready(Ok(n)) => {
+                    st.stats.reads += 1;
+                    st.conn.receive(self.read_buf.get(..n).unwrap_or_default());
+                    // A fatal error closes the core; it is reported through events.
+                    let _ = st.conn.process();
+                    Self::route_events(&mut st, wakers);
+                    progress = true;
+                    // The usual case, an answer read whole that calls for nothing: read
+                    // again at once, which registers the driver with the socket, rather
+                    // than go round (locks, the send side) to find nothing to do.
+                    let quiet = reads == 1
+                        && !st.needs_flush
+                        && !st.read_paused()
+                        && !st.listen.has_notices()
+                        && st.unsent() == 0;
+                    if quiet {
+                        continue;
+                    }
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => progress = true,
+                Poll::Ready(Err(e)) => {
+                    let error = Error::io("reading from the server failed", e);
+                    Self::fail(&mut self.io_done, &mut st, Some(error), wakers);
+                    progress = true;
+                }
             }
-            Poll::Ready(Ok(n)) => {
-                st.stats.reads += 1;
-                st.conn.receive(self.read_buf.get(..n).unwrap_or_default());
-                // A fatal error closes the core; it is reported through events.
-                let _ = st.conn.process();
-                Self::route_events(&mut st, wakers);
-                progress = true;
-            }
-            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => progress = true,
-            Poll::Ready(Err(e)) => {
-                let error = Error::io("reading from the server failed", e);
-                self.fail(&mut st, Some(error), wakers);
-                progress = true;
-            }
+            *notices = st.listen.has_notices();
+            break;
         }
-        *notices = st.listen.has_notices();
         progress
     }
 
-    /// Whether the connection is over: the core closed and its last bytes are out, or
-    /// the socket is gone.
-    fn is_over(&mut self) -> bool {
-        if self.io_done {
-            return true;
-        }
-        let mut st = self.shared.lock();
+    /// Whether the core is closed and its last bytes are out.
+    fn closed_and_sent(st: &mut State) -> bool {
         st.conn.phase() == Phase::Closed && st.conn.poll_transmit().is_none() && !st.needs_flush
     }
 }
@@ -257,7 +276,10 @@ impl Future for Driver {
             let mut wakers = std::mem::take(&mut this.wakers);
             let mut yield_now = false;
             let mut notices = false;
-            let progress = this.poll_round(cx, &mut wakers, &mut yield_now, &mut notices);
+            // Set by a round that ends idle and found the core closed with all sent.
+            let mut over = false;
+            let progress =
+                this.poll_round(cx, &mut wakers, &mut yield_now, &mut notices, &mut over);
             // Before waking: a request's notices reach the handler before its result.
             if notices {
                 crate::listen::deliver_notices(&this.shared);
@@ -272,7 +294,7 @@ impl Future for Driver {
             }
             // Checked when there is nothing left to do (a round with progress is
             // followed by another): one lock less per busy round.
-            if (!progress || this.io_done) && this.is_over() {
+            if this.io_done || (!progress && over) {
                 if !this.io_done {
                     // Best effort: the server closes its side after Terminate anyway.
                     let mut io = this.shared.io();

@@ -44,10 +44,10 @@ const SESSION_NEUTRAL: &[&str] = &[
 
 /// Whether a CommandComplete tag (`SELECT 1`, `INSERT 0 5`, `SET`) names a command
 /// that leaves the session as it was.
-pub(crate) fn tag_is_session_neutral(tag: &str) -> bool {
+pub(crate) fn tag_is_session_neutral(tag: &[u8]) -> bool {
     SESSION_NEUTRAL.iter().any(|command| {
-        tag.strip_prefix(command)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        tag.strip_prefix(command.as_bytes())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(b" "))
     })
 }
 
@@ -108,7 +108,7 @@ pub(crate) struct SessionTracker {
 
 impl SessionTracker {
     /// A CommandComplete with `tag` arrived.
-    pub(crate) fn command_complete(&mut self, tag: &str) {
+    pub(crate) fn command_complete(&mut self, tag: &[u8]) {
         if self.quiet_until.is_some() {
             return;
         }
@@ -181,7 +181,7 @@ mod tests {
             "CLOSE CURSOR",
             "CLOSE CURSOR ALL",
         ] {
-            assert!(tag_is_session_neutral(tag), "{tag}");
+            assert!(tag_is_session_neutral(tag.as_bytes()), "{tag}");
         }
         for tag in [
             "SET",
@@ -196,7 +196,7 @@ mod tests {
             "SELECTX",
             "",
         ] {
-            assert!(!tag_is_session_neutral(tag), "{tag}");
+            assert!(!tag_is_session_neutral(tag.as_bytes()), "{tag}");
         }
     }
 
@@ -220,14 +220,14 @@ mod tests {
     #[test]
     fn a_reset_clears_and_its_own_answers_are_ignored() {
         let mut t = SessionTracker::default();
-        t.command_complete("SELECT 1");
+        t.command_complete(b"SELECT 1");
         assert!(!t.changed());
-        t.command_complete("SET");
+        t.command_complete(b"SET");
         assert!(t.changed());
         let reset = 7;
         t.reset_sent(reset);
         assert!(!t.changed());
-        t.command_complete("RESET");
+        t.command_complete(b"RESET");
         t.parameter_status();
         assert!(!t.changed());
         t.request_done(6);

@@ -92,6 +92,10 @@ struct Slot {
     /// A stream of unknown length (COPY TO STDOUT): when it holds
     /// [`BOUNDED_QUEUE`] responses, the driver stops reading until it is drained.
     bounded: bool,
+    /// The request's reader wants ParseComplete, BindComplete, CloseComplete and
+    /// NoData too. Most only want results: the driver drops these acknowledgements
+    /// rather than queue them and wake a task for nothing.
+    acks: bool,
 }
 
 /// Who is asking to send: decides whether the gate lets a request through.
@@ -522,8 +526,19 @@ impl Shared {
 impl State {
     /// Creates the response slot of a request just sent.
     pub(crate) fn register(&mut self, id: RequestId) {
+        self.register_slot(id, false);
+    }
+
+    /// Like [`register`](Self::register), for a reader that needs the
+    /// acknowledgements (ParseComplete, BindComplete, CloseComplete, NoData) as well.
+    pub(crate) fn register_with_acks(&mut self, id: RequestId) {
+        self.register_slot(id, true);
+    }
+
+    fn register_slot(&mut self, id: RequestId, acks: bool) {
         let slot = Slot {
             queue: self.spare_queues.pop().unwrap_or_default(),
+            acks,
             ..Slot::default()
         };
         self.slots.insert(id, slot);
@@ -637,6 +652,17 @@ impl State {
     /// Routes a response to its slot; returns the waker to wake, if any.
     pub(crate) fn route_response(&mut self, id: RequestId, body: Response) -> Option<Waker> {
         let slot = self.slots.get_mut(&id)?;
+        if !slot.acks
+            && matches!(
+                body,
+                Response::ParseComplete
+                    | Response::BindComplete
+                    | Response::CloseComplete
+                    | Response::NoData
+            )
+        {
+            return None;
+        }
         slot.queue.push_back(body);
         let queued = slot.queue.len();
         if slot.bounded && queued >= BOUNDED_QUEUE {

@@ -276,7 +276,7 @@ impl RowStream {
             if statement.map_or(true, Statement::is_unnamed) {
                 st.stats.unnamed_parses += 1;
             }
-            st.register(id);
+            st.register_with_acks(id);
             Ok(Responses::new(Arc::clone(&shared), id))
         })
     }

@@ -168,6 +168,20 @@ pub struct Frame {
     pub body: Bytes,
 }
 
+/// Every byte value, for the one-byte bodies [`split_frame`] hands out.
+static ONE_BYTE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b: u8 = 0;
+    loop {
+        table[b as usize] = b;
+        if b == u8::MAX {
+            break;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// Cuts one tagged message off the front of `buf`.
 ///
 /// Returns `Ok(None)` when `buf` does not yet hold the whole message; nothing is consumed
@@ -202,6 +216,21 @@ pub fn split_frame(buf: &mut BytesMut, max_len: usize) -> Result<Option<Frame>, 
     // `total` counts the length field, not the tag.
     if buf.len() - 1 < total {
         return Ok(None);
+    }
+    // Bodies of zero or one byte (BindComplete, ParseComplete, ReadyForQuery, ...) are
+    // most of the messages of a short query: they point into a static table rather
+    // than take a share of the buffer, which costs two atomic operations.
+    if total <= 5 {
+        let body = match buf.get(5) {
+            Some(&b) if total == 5 => Bytes::from_static(
+                ONE_BYTE
+                    .get(usize::from(b)..=usize::from(b))
+                    .unwrap_or_default(),
+            ),
+            _ => Bytes::new(),
+        };
+        buf.advance(total + 1);
+        return Ok(Some(Frame { tag, body }));
     }
     let mut frame = buf.split_to(total + 1);
     frame.advance(5);
@@ -362,6 +391,20 @@ impl Reader {
         let end = self.nul()?;
         let s = self.buf.split_to(end);
         self.buf.advance(1);
+        Ok(s)
+    }
+
+    /// A NUL-terminated byte string that must end the body, without its NUL: the body
+    /// itself, shortened, rather than a second share of it (no reference counting).
+    pub(crate) fn final_cstr_bytes(&mut self) -> Result<Bytes, ProtocolError> {
+        let end = self.nul()?;
+        if end + 1 != self.buf.len() {
+            return Err(ProtocolError::TrailingData {
+                message: self.message,
+            });
+        }
+        let mut s = core::mem::take(&mut self.buf);
+        s.truncate(end);
         Ok(s)
     }
 

@@ -39,6 +39,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::hash::BuildHasherDefault;
 use std::ops::Deref;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
@@ -182,6 +183,10 @@ struct Session {
     changed: bool,
     /// Statements run on the connection.
     statements: u64,
+    /// The connection is closed.
+    closed: bool,
+    /// Writes to the socket so far (see [`PooledConnection::writes`]).
+    writes: u64,
 }
 
 /// An idle connection.
@@ -795,15 +800,19 @@ impl Inner {
         deadline: Option<Instant>,
         future: F,
     ) -> Result<F::Output, PoolError> {
-        match deadline {
-            None => Ok(future.await),
-            Some(deadline) => {
-                let limit = deadline.saturating_duration_since(Instant::now());
-                race(&*self.runtime, limit, future)
-                    .await
-                    .ok_or(PoolError::Timeout)
-            }
+        let Some(deadline) = deadline else {
+            return Ok(future.await);
+        };
+        // Polled once first: the usual checkout completes at once and needs no clock.
+        let mut future = pin!(future);
+        let first = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+        if let Poll::Ready(output) = first {
+            return Ok(output);
         }
+        let limit = deadline.saturating_duration_since(Instant::now());
+        race(&*self.runtime, limit, future)
+            .await
+            .ok_or(PoolError::Timeout)
     }
 
     /// Makes a new connection and runs the `after_connect` hook. The caller owns the
@@ -844,12 +853,16 @@ impl Inner {
             writes: None,
             discard: true,
         };
-        let verdict = self.verdict(&pooled, &mut reset, since).await;
+        let mut mark = None;
+        let verdict = self.verdict(&pooled, &mut reset, since, &mut mark).await;
         match verdict {
             None => {
                 pooled.discard = false;
                 pooled.reset = reset;
-                pooled.writes = pooled.untouched_mark();
+                pooled.writes = match mark {
+                    Some(writes) if pooled.reset.is_none() => Some(writes),
+                    _ => pooled.untouched_mark(),
+                };
                 Ok(pooled)
             }
             Some(reason) => {
@@ -862,12 +875,14 @@ impl Inner {
         }
     }
 
-    /// Why an idle connection cannot be handed out, if it cannot.
+    /// Why an idle connection cannot be handed out, if it cannot. Sets `mark` to the
+    /// connection's write count when nothing was sent during the checks.
     async fn verdict(
         &self,
         pooled: &PooledConnection,
         reset: &mut Option<Responses>,
         since: Instant,
+        mark: &mut Option<u64>,
     ) -> Option<Reason> {
         let conn = pooled.conn.as_ref()?;
         if let Some(r) = reset {
@@ -879,9 +894,14 @@ impl Inner {
         }
         // The driver reads even while the connection is idle, so a FATAL (e.g. from
         // pg_terminate_backend) or EOF has already closed it: no round trip needed.
-        if conn.client.is_closed() {
+        let (closed, writes) = {
+            let st = conn.client.shared().lock();
+            (st.is_closed(), st.stats.writes)
+        };
+        if closed {
             return Some(Reason::Broken);
         }
+        *mark = Some(writes);
         // The generation was checked when the connection went idle (`put_idle`), and
         // `expire_connections` closes idle ones at once.
         let now = Instant::now();
@@ -893,6 +913,7 @@ impl Inner {
             .health_check_after
             .is_some_and(|after| now.saturating_duration_since(since) >= after)
         {
+            *mark = None;
             // Boxed, as the connect path in `acquire`: rare, and large.
             if Box::pin(conn.client.batch_execute("SELECT 1"))
                 .await
@@ -909,6 +930,7 @@ impl Inner {
             }
         }
         if let Some(hook) = &self.options.before_acquire {
+            *mark = None;
             if !hook(conn.client.clone()).await {
                 return Some(Reason::Rejected);
             }
@@ -917,14 +939,14 @@ impl Inner {
     }
 
     /// Takes back a connection: closes it, or sends its reset and keeps it.
-    /// `untouched`: nothing was written to the connection since it was handed out
-    /// clean, so it needs no reset.
+    /// `clean_mark`: the connection's write count when it was handed out clean (see
+    /// [`PooledConnection::writes`]); if nothing was written since, it needs no reset.
     fn release(
         self: &Arc<Self>,
         conn: Conn,
         reset: Option<Responses>,
         discard: bool,
-        untouched: bool,
+        clean_mark: Option<u64>,
     ) {
         if discard {
             return self.discard(conn, Reason::Dirty);
@@ -944,8 +966,11 @@ impl Inner {
                 rollback: st.conn.transaction_status() != TransactionStatus::Idle,
                 changed: st.session.changed(),
                 statements: st.session.statements(),
+                closed: st.is_closed(),
+                writes: st.stats.writes,
             }
         };
+        let untouched = clean_mark == Some(session.writes);
         let now = Instant::now();
         let mut reset = match self.reusable(&conn, reset, &session, now) {
             Ok(pending) => pending,
@@ -1048,10 +1073,10 @@ impl Inner {
         }
         // A closed pool or an expired generation is seen by `put_idle`, under the lock
         // it takes anyway.
-        let client = &conn.client;
-        if client.is_closed() {
+        if session.closed {
             return Err(Reason::Broken);
         }
+        let client = &conn.client;
         // Another handle (a Transaction, RowStream, COPY writer or a clone) still
         // uses the connection, or a request is in flight because its future was
         // dropped: its state cannot be known without waiting. The previous reset
@@ -1278,10 +1303,6 @@ impl fmt::Debug for PooledConnection {
 }
 
 impl PooledConnection {
-    fn untouched_mark_of(&self, conn: &Conn) -> Option<u64> {
-        Some(conn.client.shared().lock().stats.writes)
-    }
-
     fn untouched_mark(&self) -> Option<u64> {
         match (&self.conn, &self.reset) {
             (Some(conn), None) => Some(conn.client.shared().lock().stats.writes),
@@ -1322,9 +1343,8 @@ impl Deref for PooledConnection {
 impl Drop for PooledConnection {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            let untouched = self.writes.is_some() && self.writes == self.untouched_mark_of(&conn);
             self.inner
-                .release(conn, self.reset.take(), self.discard, untouched);
+                .release(conn, self.reset.take(), self.discard, self.writes);
         }
     }
 }

@@ -42,6 +42,12 @@ impl CommandTag {
         // Checked to be UTF-8 when made (`decode`, `From`): this never falls back.
         core::str::from_utf8(&self.0).unwrap_or_default()
     }
+
+    /// The tag's bytes (UTF-8): for checks that need no `&str`, which this crate,
+    /// without `unsafe`, can only hand out after validating again.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl Deref for CommandTag {
@@ -108,7 +114,7 @@ impl CommandComplete {
     pub fn command(&self) -> &str {
         let mut command = self.tag.as_str();
         while let Some((head, last)) = command.rsplit_once(' ') {
-            if !is_number(last) {
+            if !is_number(last.as_bytes()) {
                 break;
             }
             command = head;
@@ -125,30 +131,34 @@ impl CommandComplete {
     /// documented shape (`SELECT` alone, `INSERT 5` without the oid, a count that does
     /// not fit in a `u64`).
     pub fn rows(&self) -> Option<u64> {
-        // Runs once per statement: split at spaces found with memchr, no iterator.
-        let (command, mut rows) = self.tag.split_once(' ')?;
-        if !COUNTED.contains(&command) {
+        // Runs once per statement, so on bytes: no UTF-8 check, no `str` searchers.
+        let tag = self.tag.as_bytes();
+        let space = tag.iter().position(|&b| b == b' ')?;
+        let (command, mut rows) = (&tag[..space], &tag[space + 1..]);
+        if !COUNTED.iter().any(|c| c.as_bytes() == command) {
             return None;
         }
-        if command == "INSERT" {
+        if command == b"INSERT" {
             // The oid is always 0 since PostgreSQL 12, but it is still on the wire.
-            let (oid, rest) = rows.split_once(' ')?;
-            if !is_number(oid) {
+            let space = rows.iter().position(|&b| b == b' ')?;
+            if !is_number(&rows[..space]) {
                 return None;
             }
-            rows = rest;
+            rows = &rows[space + 1..];
         }
-        // All digits: no further word.
+        // All digits: no further word, no sign.
         if !is_number(rows) {
             return None;
         }
-        rows.parse().ok()
+        rows.iter().try_fold(0u64, |n, &d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
     }
 }
 
 /// A non-empty run of ASCII digits. `u64::from_str` alone would also accept a sign.
-fn is_number(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+fn is_number(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(u8::is_ascii_digit)
 }
 
 impl Message for CommandComplete {
@@ -160,14 +170,12 @@ impl Message for CommandComplete {
     }
 
     fn decode(body: Bytes) -> Result<Self, ProtocolError> {
-        let mut r = Reader::new(body, Self::NAME);
-        let tag = r.cstr_bytes()?;
+        let tag = Reader::new(body, Self::NAME).final_cstr_bytes()?;
         if core::str::from_utf8(&tag).is_err() {
             return Err(ProtocolError::InvalidUtf8 {
                 message: Self::NAME,
             });
         }
-        r.finish()?;
         Ok(Self {
             tag: CommandTag(tag),
         })
