@@ -116,6 +116,9 @@ pub(crate) fn usage_error(shared: &Shared, e: UsageError) -> Error {
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
     pub(crate) rows: Vec<Row>,
+    /// With [`Keep::One`]: the first row, and whether more followed.
+    pub(crate) first: Option<Row>,
+    pub(crate) more_rows: bool,
     pub(crate) affected: u64,
     pub(crate) error: Option<DbError>,
     pub(crate) status: Option<TransactionStatus>,
@@ -129,6 +132,9 @@ pub(crate) struct Collected {
 pub(crate) enum Keep {
     /// Rows, typed with these columns (or with the RowDescription that arrives).
     Rows,
+    /// As `Rows`, for a caller that wants one row: the first is kept (no vector is
+    /// allocated), later ones only noted.
+    One,
     /// Only counts.
     Count,
     /// Text rows and command tags, for the simple protocol.
@@ -149,7 +155,14 @@ pub(crate) async fn collect(
         match responses.next().await {
             Item::Response(response) => match response {
                 Response::DataRow(data) => match keep {
-                    Keep::Rows => match &columns {
+                    Keep::Rows | Keep::One => match &columns {
+                        Some(c) if keep == Keep::One => {
+                            if out.first.is_none() {
+                                out.first = Some(Row::new(Arc::clone(c), data));
+                            } else {
+                                out.more_rows = true;
+                            }
+                        }
                         Some(c) => out.rows.push(Row::new(Arc::clone(c), data)),
                         None => {
                             return Err(Error::protocol(apg_proto::Error::Protocol(
@@ -176,7 +189,7 @@ pub(crate) async fn collect(
                                 .collect(),
                         );
                     }
-                    Keep::Rows | Keep::Count => {
+                    Keep::Rows | Keep::One | Keep::Count => {
                         columns = Some(
                             desc.fields
                                 .iter()
@@ -660,7 +673,8 @@ impl Client {
                 .await?
             {
                 Attempt::Done(mut out) => {
-                    if keep == Keep::Rows && statement.as_ref().map_or(true, Statement::is_unnamed)
+                    if matches!(keep, Keep::Rows | Keep::One)
+                        && statement.as_ref().map_or(true, Statement::is_unnamed)
                     {
                         self.describe_result(&mut out, Access::Normal).await?;
                     }
@@ -682,7 +696,8 @@ impl Client {
     /// statement) know their types by OID only: looks up those that are not built in
     /// and gives the rows the described columns.
     async fn describe_result(&self, out: &mut Collected, access: Access) -> Result<(), Error> {
-        let Some(columns) = out.rows.first().map(|r| Arc::clone(r.columns_arc())) else {
+        let first = out.first.as_ref().or(out.rows.first());
+        let Some(columns) = first.map(|r| Arc::clone(r.columns_arc())) else {
             return Ok(());
         };
         self.describe_types(columns.iter().map(|c| c.type_().oid()), access)
@@ -699,7 +714,7 @@ impl Client {
                 .map(|c| c.with_type(st.types.resolve(c.type_().oid())))
                 .collect()
         };
-        for row in &mut out.rows {
+        for row in out.rows.iter_mut().chain(out.first.as_mut()) {
             row.set_columns(Arc::clone(&described));
         }
         Ok(())
@@ -826,14 +841,24 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Row, Error> {
-        let mut rows = self.query(statement, params).await?.into_iter();
-        match (rows.next(), rows.next()) {
-            (Some(row), None) => Ok(row),
+        match self.query_first(statement, params).await? {
+            (Some(row), false) => Ok(row),
             (None, _) => Err(Error::row_count("query returned no rows, one expected")),
-            (Some(_), Some(_)) => Err(Error::row_count(
+            (Some(_), true) => Err(Error::row_count(
                 "query returned several rows, one expected",
             )),
         }
+    }
+
+    /// Runs a statement, keeping its first row only: that row, and whether others
+    /// followed.
+    async fn query_first<S: ToStatement + ?Sized>(
+        &self,
+        statement: &S,
+        params: &Params<'_>,
+    ) -> Result<(Option<Row>, bool), Error> {
+        let out = self.run(statement.query(), params, Keep::One).await?;
+        Ok((out.first, out.more_rows))
     }
 
     /// Runs a statement that returns at most one row, and returns it.
@@ -847,10 +872,9 @@ impl Client {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(statement, params).await?.into_iter();
-        match (rows.next(), rows.next()) {
-            (row, None) => Ok(row),
-            (_, Some(_)) => Err(Error::row_count(
+        match self.query_first(statement, params).await? {
+            (row, false) => Ok(row),
+            (_, true) => Err(Error::row_count(
                 "query returned several rows, at most one expected",
             )),
         }

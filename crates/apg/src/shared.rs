@@ -801,8 +801,11 @@ impl Responses {
             self.done = Some(Outcome::ConnectionClosed);
             return Poll::Ready(Item::Done(Outcome::ConnectionClosed));
         };
-        // Take the whole batch the driver routed: one lock per batch, not per row.
-        std::mem::swap(&mut self.buf, &mut slot.queue);
+        // Take the whole batch the driver routed: one lock per batch, not per row. An
+        // empty queue stays, so that the driver does not fill one without capacity.
+        if !slot.queue.is_empty() {
+            std::mem::swap(&mut self.buf, &mut slot.queue);
+        }
         if let Some(r) = self.buf.pop_front() {
             let driver = if slot.bounded {
                 st.resume_reading()
