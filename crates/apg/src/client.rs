@@ -651,7 +651,7 @@ impl Client {
         keep: Keep,
     ) -> Result<Collected, Error> {
         let shared = self.shared();
-        let caching = shared.lock().cache.enabled();
+        let caching = shared.caching();
         let mut statement = match query {
             Query::Statement(s) => {
                 if !s.belongs_to(shared) {
@@ -946,7 +946,7 @@ impl Client {
     ) -> Result<u64, Error> {
         let shared = self.shared();
         let query = statement.query();
-        let caching = shared.lock().cache.enabled();
+        let caching = shared.caching();
         let mut statement = match query {
             Query::Statement(s) => Some(s.clone()),
             Query::Sql(sql) if caching || param_sets.iter().any(|p| needs_described_params(p)) => {

@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -153,6 +153,10 @@ pub(crate) struct Shared {
     /// evicted statement. A separate lock so that dropping a statement while the
     /// state is locked cannot deadlock.
     pending_closes: Mutex<Vec<String>>,
+    /// `pending_closes` may be non-empty: most requests skip its lock.
+    closes_queued: AtomicBool,
+    /// Statements are cached (the cache's capacity, fixed at connect, is above 0).
+    caching: bool,
     /// A random prefix making statement and portal names unique across connections
     /// and processes.
     prefix: String,
@@ -247,6 +251,8 @@ impl Shared {
                 needs_flush: false,
             }),
             pending_closes: Mutex::new(Vec::new()),
+            closes_queued: AtomicBool::new(false),
+            caching: cache_capacity > 0,
             prefix,
             next_name: AtomicU64::new(0),
             next_gate: AtomicU64::new(1),
@@ -393,11 +399,25 @@ impl Shared {
 
     /// Queues a Close for statement `name`, sent in front of the next extended request.
     pub(crate) fn queue_close(&self, name: String) {
-        lock(&self.pending_closes).push(name);
+        let mut closes = lock(&self.pending_closes);
+        closes.push(name);
+        self.closes_queued.store(true, Ordering::Release);
     }
 
     pub(crate) fn take_pending_closes(&self) -> Vec<String> {
-        std::mem::take(&mut *lock(&self.pending_closes))
+        // A name queued just after this check goes out with the next request.
+        if !self.closes_queued.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut closes = lock(&self.pending_closes);
+        self.closes_queued.store(false, Ordering::Release);
+        std::mem::take(&mut *closes)
+    }
+
+    /// Whether statements are cached (see [`StatementCache::enabled`]), without the
+    /// lock: the capacity never changes.
+    pub(crate) fn caching(&self) -> bool {
+        self.caching
     }
 
     /// Runs `build` under the lock once the request may be sent (the gate is open to
