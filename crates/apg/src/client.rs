@@ -696,7 +696,7 @@ impl Client {
     /// statement) know their types by OID only: looks up those that are not built in
     /// and gives the rows the described columns.
     async fn describe_result(&self, out: &mut Collected, access: Access) -> Result<(), Error> {
-        let first = out.first.as_ref().or(out.rows.first());
+        let first = out.first.as_ref().or_else(|| out.rows.first());
         let Some(columns) = first.map(|r| Arc::clone(r.columns_arc())) else {
             return Ok(());
         };
