@@ -439,6 +439,13 @@ fn with_the_statement_cache_off() {
                 rows[0].columns().as_ptr(),
                 rows[1].columns().as_ptr()
             ));
+            // A single row (kept without a vector) is described as well.
+            let row = client
+                .query_one(&format!("SELECT 'sad'::{mood} AS m"), &[])
+                .await
+                .unwrap();
+            assert_eq!(row.columns()[0].type_().name(), Some(mood.as_str()));
+            assert_eq!(row.get::<&str, _>("m"), "sad");
             // Prepared with the cache off: the statement's types are described too.
             let statement = client.prepare(&format!("SELECT $1::{mood}")).await.unwrap();
             let m: String = client.query_scalar(&statement, &[&"sad"]).await.unwrap();

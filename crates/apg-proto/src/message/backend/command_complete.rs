@@ -230,6 +230,9 @@ mod tests {
             CommandComplete::decode(Bytes::from_static(b"SELECT \xff\0")),
             Err(ProtocolError::InvalidUtf8 { .. })
         ));
+        // Not ASCII, but UTF-8: accepted.
+        let c = CommandComplete::decode(Bytes::from("ÉTIQUETTE 2\0")).unwrap();
+        assert_eq!((c.tag.as_str(), c.rows()), ("ÉTIQUETTE 2", None));
     }
 
     #[test]
