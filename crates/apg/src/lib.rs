@@ -43,6 +43,7 @@ mod shared;
 mod sqlstate;
 mod statement;
 mod stream;
+mod tls;
 mod transaction;
 
 pub use cancel::CancelToken;
@@ -78,6 +79,11 @@ pub mod types {
 }
 
 pub use apg_proto::message::Format;
+
+/// The rustls version apg uses (feature `tls`), for
+/// [`Config::tls_client_config`](config::Config::tls_client_config).
+#[cfg(feature = "tls")]
+pub use rustls;
 
 /// The types most programs use, for `use apg::prelude::*;` (the runtime crates
 /// re-export them).

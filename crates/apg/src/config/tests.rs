@@ -255,8 +255,8 @@ fn url_structure_errors() {
         "invalid sslmode \"maybe\" in URL"
     );
     assert_eq!(
-        parse_err("postgresql://host?sslrootcert=/x"),
-        "parameter \"sslrootcert\" in URL is not supported by apg"
+        parse_err("postgresql://host?sslcrl=/x"),
+        "parameter \"sslcrl\" in URL is not supported by apg"
     );
     // Empty query segments are tolerated.
     assert_eq!(
