@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use crate::privs::{run_as, RunAs};
 use crate::process::{self, has_cwd, is_alive, postmaster_pid, wait_child, wait_until};
-use crate::users::{AuthMethod, User, CLEARTEXT_PASSWORD, MD5_PASSWORD, SCRAM_PASSWORD, SUPERUSER};
 use crate::tls::{self, Certificates};
+use crate::users::{AuthMethod, User, CLEARTEXT_PASSWORD, MD5_PASSWORD, SCRAM_PASSWORD, SUPERUSER};
 use crate::wire::{Client, Endpoint, Login};
 use crate::{bindir, quote_ident, unique_name, url, Error, Row};
 

@@ -64,7 +64,9 @@ impl Certificates {
         let names = ["localhost", "127.0.0.1", "::1"].map(String::from);
         let server_key = KeyPair::generate().map_err(tls_error)?;
         let mut server = CertificateParams::new(names.to_vec()).map_err(tls_error)?;
-        server.distinguished_name.push(DnType::CommonName, "localhost");
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let server_cert = server
             .signed_by(&server_key, &ca_cert, &ca_key)
@@ -73,7 +75,9 @@ impl Certificates {
         let client_key = KeyPair::generate().map_err(tls_error)?;
         let mut client = CertificateParams::new(Vec::<String>::new()).map_err(tls_error)?;
         // `cert` authentication maps the common name to the role.
-        client.distinguished_name.push(DnType::CommonName, CERT_USER);
+        client
+            .distinguished_name
+            .push(DnType::CommonName, CERT_USER);
         client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let client_cert = client
             .signed_by(&client_key, &ca_cert, &ca_key)
@@ -93,7 +97,9 @@ impl Certificates {
 pub(crate) fn hba_lines() -> Vec<String> {
     let mut lines = Vec::new();
     for (user, method) in [(TLS_USER, "scram-sha-256"), (CERT_USER, "cert")] {
-        lines.push(format!("local   all          {user:<14}                 reject"));
+        lines.push(format!(
+            "local   all          {user:<14}                 reject"
+        ));
         for address in ["127.0.0.1/32", "::1/128"] {
             lines.push(format!(
                 "hostssl all          {user:<14} {address:<15} {method}"

@@ -86,7 +86,10 @@ fn plain_text_after_the_ssl_answer_is_refused() {
     answer.extend_from_slice(&error_response("forged"));
     let (port, server) = fake_server(answer);
     let e = rt
-        .block_on(Client::connect(&config_for(port, SslMode::Require), runtime))
+        .block_on(Client::connect(
+            &config_for(port, SslMode::Require),
+            runtime,
+        ))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     assert!(full_text(&e).contains("unexpected data after"), "{e:?}");
@@ -102,7 +105,10 @@ fn an_error_answer_to_ssl_request_is_not_shown() {
     for mode in [SslMode::Prefer, SslMode::Require] {
         let (port, server) = fake_server(error_response("please visit evil.example"));
         let e = rt
-            .block_on(Client::connect(&config_for(port, mode), Arc::clone(&runtime)))
+            .block_on(Client::connect(
+                &config_for(port, mode),
+                Arc::clone(&runtime),
+            ))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
         assert!(!full_text(&e).contains("evil"), "{e:?}");
@@ -115,7 +121,10 @@ fn require_fails_when_the_server_refuses_tls() {
     let (rt, runtime) = support::runtime();
     let (port, server) = fake_server(b"N".to_vec());
     let e = rt
-        .block_on(Client::connect(&config_for(port, SslMode::Require), runtime))
+        .block_on(Client::connect(
+            &config_for(port, SslMode::Require),
+            runtime,
+        ))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert!(e.to_string().contains("refused"), "{e}");
@@ -168,7 +177,10 @@ fn prefer_continues_in_plain_text_when_tls_is_refused() {
             .await
             .unwrap();
         let ssl: bool = client
-            .query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .query_scalar(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
             .await
             .unwrap();
         assert!(!ssl);
@@ -231,7 +243,7 @@ fn client_certificate_login() {
         assert_eq!(who, apg_testkit::CERT_USER);
     });
     // A key file that holds no key.
-    let mut broken = config.clone();
+    let mut broken = config;
     broken.ssl_key = cluster.ca_cert_path();
     let e = rt
         .block_on(Client::connect(&broken, support::runtime().1))
@@ -271,7 +283,10 @@ fn direct_tls() {
             for config in [&config, &tls_user] {
                 let client = Client::connect(config, Arc::clone(&runtime)).await.unwrap();
                 let ssl: bool = client
-                    .query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+                    .query_scalar(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
                     .await
                     .unwrap();
                 assert!(ssl, "{mode}");

@@ -140,10 +140,7 @@ impl Client {
                     Err(e)
                         if matches!(
                             e.kind(),
-                            ErrorKind::Io
-                                | ErrorKind::Timeout
-                                | ErrorKind::Closed
-                                | ErrorKind::Tls
+                            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed | ErrorKind::Tls
                         ) =>
                     {
                         unreachable = Some(e);

@@ -27,7 +27,7 @@ pub(crate) enum Key {
     SslMode,
     SslRootCert,
     SslCert,
-    SslKey,
+    SslKeyFile,
     SslNegotiation,
     ChannelBinding,
     ConnectTimeout,
@@ -54,7 +54,7 @@ impl Key {
         Self::SslMode,
         Self::SslRootCert,
         Self::SslCert,
-        Self::SslKey,
+        Self::SslKeyFile,
         Self::SslNegotiation,
         Self::ChannelBinding,
         Self::ConnectTimeout,
@@ -82,7 +82,7 @@ impl Key {
             Self::SslMode => "sslmode",
             Self::SslRootCert => "sslrootcert",
             Self::SslCert => "sslcert",
-            Self::SslKey => "sslkey",
+            Self::SslKeyFile => "sslkey",
             Self::SslNegotiation => "sslnegotiation",
             Self::ChannelBinding => "channel_binding",
             Self::ConnectTimeout => "connect_timeout",
@@ -111,7 +111,7 @@ impl Key {
             Self::SslMode => Some("PGSSLMODE"),
             Self::SslRootCert => Some("PGSSLROOTCERT"),
             Self::SslCert => Some("PGSSLCERT"),
-            Self::SslKey => Some("PGSSLKEY"),
+            Self::SslKeyFile => Some("PGSSLKEY"),
             Self::SslNegotiation => Some("PGSSLNEGOTIATION"),
             Self::ChannelBinding => Some("PGCHANNELBINDING"),
             Self::ConnectTimeout => Some("PGCONNECT_TIMEOUT"),
@@ -222,7 +222,7 @@ pub(crate) fn apply(
             });
         }
         Key::SslCert => config.ssl_cert = non_empty(text).map(PathBuf::from),
-        Key::SslKey => config.ssl_key = non_empty(text).map(PathBuf::from),
+        Key::SslKeyFile => config.ssl_key = non_empty(text).map(PathBuf::from),
         Key::SslNegotiation => {
             config.ssl_negotiation = text.parse().map_err(|_| invalid())?;
         }

@@ -96,7 +96,12 @@ impl TlsSettings {
                 build(config, home.as_deref(), verifier)?
             }
         };
-        if direct && !client_config.alpn_protocols.iter().any(|p| p == ALPN_POSTGRESQL) {
+        if direct
+            && !client_config
+                .alpn_protocols
+                .iter()
+                .any(|p| p == ALPN_POSTGRESQL)
+        {
             let mut with_alpn = (*client_config).clone();
             with_alpn.alpn_protocols.push(ALPN_POSTGRESQL.to_vec());
             client_config = Arc::new(with_alpn);
@@ -227,9 +232,8 @@ impl Roots {
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| {
-        Error::tls_caused(format!("cannot read {what} {}", path.display()), e)
-    })
+    std::fs::read(path)
+        .map_err(|e| Error::tls_caused(format!("cannot read {what} {}", path.display()), e))
 }
 
 /// A client configuration with `verifier` and the client certificate, if any.
@@ -293,13 +297,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             // The name is checked only after the chain verified, so this error means
             // "trusted, for another name".
             Err(rustls::Error::InvalidCertificate(

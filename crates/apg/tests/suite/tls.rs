@@ -33,7 +33,10 @@ fn verified(ca: PathBuf, mode: SslMode) -> Config {
 /// Whether the session's backend reports TLS.
 async fn uses_tls(client: &Client) -> bool {
     client
-        .query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_scalar(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .await
         .unwrap()
 }
@@ -82,20 +85,17 @@ pub async fn tls_certificate_checks(rt: Arc<dyn Runtime>) {
 
     // An authority that did not sign the server's certificate.
     // The suite runs from each runtime crate: the file sits beside apg's tests.
-    let other_ca = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../apg/tests/certs/rsa-sha256.pem");
+    let other_ca =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../apg/tests/certs/rsa-sha256.pem");
     for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
         let config = verified(other_ca.clone(), mode);
-        let e = Client::connect(&config, Arc::clone(&rt))
-            .await
-            .unwrap_err();
+        let e = Client::connect(&config, Arc::clone(&rt)).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Tls, "{mode}: {e}");
         assert!(e.to_string().contains("trusted"), "{e}");
     }
     // A missing root certificate file is an error, not "no verification".
     let config = verified(PathBuf::from("/nonexistent/root.crt"), SslMode::VerifyCa);
-    let e = Client::connect(&config, Arc::clone(&rt))
-        .await
-        .unwrap_err();
+    let e = Client::connect(&config, Arc::clone(&rt)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
 }
 
@@ -118,9 +118,7 @@ pub async fn tls_channel_binding(rt: Arc<dyn Runtime>) {
     // The role is refused without TLS (hostnossl ... reject).
     config.ssl_mode = SslMode::Disable;
     config.channel_binding = ChannelBindingPolicy::Prefer;
-    let e = Client::connect(&config, Arc::clone(&rt))
-        .await
-        .unwrap_err();
+    let e = Client::connect(&config, Arc::clone(&rt)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Db, "{e}");
 }
 
