@@ -296,3 +296,128 @@ fn direct_tls() {
         });
     }
 }
+
+/// A stream that moves at most a few bytes per call and is `Pending` every other
+/// call: TLS records then arrive and leave in pieces at every boundary.
+struct Trickle {
+    inner: Box<dyn apg::AsyncStream>,
+    calls: usize,
+}
+
+impl Trickle {
+    /// Whether this call stalls; otherwise how many bytes it may move (1 to 7).
+    fn step(&mut self, cx: &mut std::task::Context<'_>) -> Option<usize> {
+        self.calls += 1;
+        if self.calls % 2 == 0 {
+            cx.waker().wake_by_ref();
+            return None;
+        }
+        Some(1 + self.calls % 7)
+    }
+}
+
+impl futures_io::AsyncRead for Trickle {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let Some(n) = self.step(cx) else {
+            return std::task::Poll::Pending;
+        };
+        let n = n.min(buf.len());
+        std::pin::Pin::new(&mut *self.inner).poll_read(cx, &mut buf[..n])
+    }
+}
+
+impl futures_io::AsyncWrite for Trickle {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let Some(n) = self.step(cx) else {
+            return std::task::Poll::Pending;
+        };
+        let n = n.min(buf.len());
+        std::pin::Pin::new(&mut *self.inner).poll_write(cx, &buf[..n])
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_close(cx)
+    }
+}
+
+/// Tokio, with every TCP connection trickling.
+#[derive(Debug)]
+struct TrickleRuntime(Arc<dyn apg::Runtime>);
+
+impl apg::Runtime for TrickleRuntime {
+    fn connect_tcp(
+        &self,
+        host: String,
+        port: u16,
+        options: apg::runtime::TcpOptions,
+    ) -> apg::BoxFuture<'static, std::io::Result<Box<dyn apg::AsyncStream>>> {
+        let connect = self.0.connect_tcp(host, port, options);
+        Box::pin(async move {
+            let inner = connect.await?;
+            Ok(Box::new(Trickle { inner, calls: 0 }) as Box<dyn apg::AsyncStream>)
+        })
+    }
+
+    #[cfg(unix)]
+    fn connect_unix(
+        &self,
+        path: std::path::PathBuf,
+    ) -> apg::BoxFuture<'static, std::io::Result<Box<dyn apg::AsyncStream>>> {
+        self.0.connect_unix(path)
+    }
+
+    fn spawn(&self, future: apg::BoxFuture<'static, ()>) {
+        self.0.spawn(future);
+    }
+
+    fn sleep(&self, duration: Duration) -> apg::BoxFuture<'static, ()> {
+        self.0.sleep(duration)
+    }
+}
+
+#[test]
+fn tls_survives_tiny_reads_and_writes() {
+    let Some(cluster) = apg_testkit::server().unwrap().cluster() else {
+        return;
+    };
+    let (rt, tokio) = support::runtime();
+    let runtime: Arc<dyn apg::Runtime> = Arc::new(TrickleRuntime(tokio));
+    let config = verified(cluster, SslMode::VerifyFull)
+        .user(apg_testkit::TLS_USER)
+        .password(apg_testkit::TLS_PASSWORD)
+        .channel_binding(ChannelBindingPolicy::Require);
+    rt.block_on(async {
+        let client = Client::connect(&config, runtime).await.unwrap();
+        // Several records each way, split everywhere.
+        let text = "t".repeat(40_000);
+        let back: String = client
+            .query_scalar("SELECT $1::text || 'x'", &[&text])
+            .await
+            .unwrap();
+        assert_eq!(back.len(), 40_001);
+        let rows = client
+            .query("SELECT g FROM generate_series(1, 2000) g", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2000);
+        client.close().await;
+    });
+}
