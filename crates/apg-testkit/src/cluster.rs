@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::privs::{run_as, RunAs};
 use crate::process::{self, has_cwd, is_alive, postmaster_pid, wait_child, wait_until};
-use crate::tls::{self, Certificates};
+use crate::tls::{self, Certificates, TlsSignature};
 use crate::users::{AuthMethod, User, CLEARTEXT_PASSWORD, MD5_PASSWORD, SCRAM_PASSWORD, SUPERUSER};
 use crate::wire::{Client, Endpoint, Login};
 use crate::{bindir, quote_ident, unique_name, url, Error, Row};
@@ -123,6 +123,7 @@ pub struct ClusterBuilder {
     temp_dir: Option<PathBuf>,
     start_timeout: Duration,
     tls: bool,
+    tls_signature: TlsSignature,
 }
 
 impl Default for ClusterBuilder {
@@ -148,7 +149,21 @@ impl ClusterBuilder {
             temp_dir: None,
             start_timeout: DEFAULT_START_TIMEOUT,
             tls: true,
+            tls_signature: TlsSignature::EcdsaP256Sha256,
         }
+    }
+
+    /// The signature algorithm of the TLS certificates (default ECDSA P-256 with
+    /// SHA-256), for channel-binding tests.
+    ///
+    /// ```no_run
+    /// use apg_testkit::{Cluster, TlsSignature};
+    /// let cluster = Cluster::builder().tls_signature(TlsSignature::Ed25519).start()?;
+    /// # Ok::<(), apg_testkit::Error>(())
+    /// ```
+    pub fn tls_signature(mut self, signature: TlsSignature) -> Self {
+        self.tls_signature = signature;
+        self
     }
 
     /// Whether the server accepts TLS (`ssl = on`, the default): with certificates
@@ -1011,7 +1026,7 @@ impl Cluster {
         self.write_file(&main_conf, &conf)?;
         self.port = free_port()?;
         if self.tls {
-            self.write_certificates()?;
+            self.write_certificates(options.tls_signature)?;
         }
         self.write_conf(options)?;
         self.create_roles()
@@ -1050,9 +1065,9 @@ impl Cluster {
     /// server's user only, as the server demands), the authority's certificate there
     /// (for client certificates) and beside it for clients, with the client
     /// certificate of [`CERT_USER`](crate::CERT_USER).
-    fn write_certificates(&self) -> Result<(), Error> {
+    fn write_certificates(&self, signature: TlsSignature) -> Result<(), Error> {
         use std::os::unix::fs::PermissionsExt;
-        let certs = Certificates::generate()?;
+        let certs = Certificates::generate(signature)?;
         let files = [
             (self.data_dir.join("server.crt"), &certs.server_cert),
             (self.data_dir.join("server.key"), &certs.server_key),

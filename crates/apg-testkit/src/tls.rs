@@ -34,6 +34,34 @@ pub const TLS_PASSWORD: &str = "apg-tls-secret";
 /// ```
 pub const CERT_USER: &str = "apg_cert";
 
+/// The signature algorithm of a cluster's certificates ([`ClusterBuilder::tls_signature`](crate::ClusterBuilder::tls_signature)),
+/// which decides the `tls-server-end-point` hash of SCRAM channel binding.
+///
+/// ```
+/// assert_eq!(apg_testkit::TlsSignature::default(), apg_testkit::TlsSignature::EcdsaP256Sha256);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TlsSignature {
+    /// ECDSA P-256 with SHA-256 (binding hash SHA-256).
+    #[default]
+    EcdsaP256Sha256,
+    /// ECDSA P-384 with SHA-384 (binding hash SHA-384).
+    EcdsaP384Sha384,
+    /// Ed25519: no binding hash is defined, so SCRAM-SHA-256-PLUS cannot be used.
+    Ed25519,
+}
+
+impl TlsSignature {
+    fn algorithm(self) -> &'static rcgen::SignatureAlgorithm {
+        match self {
+            Self::EcdsaP256Sha256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+            Self::EcdsaP384Sha384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+            Self::Ed25519 => &rcgen::PKCS_ED25519,
+        }
+    }
+}
+
 /// The PEM files of one cluster.
 pub(crate) struct Certificates {
     pub(crate) ca_cert: String,
@@ -48,8 +76,9 @@ fn tls_error(e: rcgen::Error) -> Error {
 }
 
 impl Certificates {
-    pub(crate) fn generate() -> Result<Self, Error> {
-        let ca_key = KeyPair::generate().map_err(tls_error)?;
+    pub(crate) fn generate(signature: TlsSignature) -> Result<Self, Error> {
+        let generate = || KeyPair::generate_for(signature.algorithm()).map_err(tls_error);
+        let ca_key = generate()?;
         let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(tls_error)?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca.distinguished_name
@@ -62,7 +91,7 @@ impl Certificates {
         let ca_cert = ca.self_signed(&ca_key).map_err(tls_error)?;
 
         let names = ["localhost", "127.0.0.1", "::1"].map(String::from);
-        let server_key = KeyPair::generate().map_err(tls_error)?;
+        let server_key = generate()?;
         let mut server = CertificateParams::new(names.to_vec()).map_err(tls_error)?;
         server
             .distinguished_name
@@ -72,7 +101,7 @@ impl Certificates {
             .signed_by(&server_key, &ca_cert, &ca_key)
             .map_err(tls_error)?;
 
-        let client_key = KeyPair::generate().map_err(tls_error)?;
+        let client_key = generate()?;
         let mut client = CertificateParams::new(Vec::<String>::new()).map_err(tls_error)?;
         // `cert` authentication maps the common name to the role.
         client
@@ -86,11 +115,38 @@ impl Certificates {
         Ok(Self {
             ca_cert: ca_cert.pem(),
             server_cert: server_cert.pem(),
-            server_key: server_key.serialize_pem(),
+            server_key: key_pem(&server_key)?,
             client_cert: client_cert.pem(),
-            client_key: client_key.serialize_pem(),
+            client_key: key_pem(&client_key)?,
         })
     }
+}
+
+/// The key as PKCS#8 PEM that OpenSSL 3 reads: ring writes Ed25519 keys as PKCS#8
+/// v2 (with the public key), which OpenSSL 3 refuses as "unsupported", so those are
+/// rewritten as v1 (RFC 8410: version 0, the algorithm, the 32-byte seed).
+fn key_pem(key: &KeyPair) -> Result<String, Error> {
+    use base64::Engine as _;
+    // After the outer SEQUENCE header: version 1, id-Ed25519, the seed's headers.
+    const V2_HEAD: [u8; 14] = [
+        0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+    ];
+    let der = key.serialize_der();
+    let Some(rest) = der.get(2..).and_then(|d| d.strip_prefix(&V2_HEAD[..])) else {
+        return Ok(key.serialize_pem());
+    };
+    let seed = rest
+        .get(..32)
+        .ok_or_else(|| Error::Unsupported("a truncated Ed25519 key".into()))?;
+    let mut v1 = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    v1.extend_from_slice(seed);
+    let body = base64::engine::general_purpose::STANDARD.encode(&v1);
+    Ok(format!(
+        "-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
+    ))
 }
 
 /// `pg_hba.conf` lines for the TLS roles, placed before the catch-all line.
@@ -118,7 +174,10 @@ mod tests {
 
     #[test]
     fn generates_pem_files() {
-        let certs = Certificates::generate().unwrap();
+        for signature in [TlsSignature::EcdsaP384Sha384, TlsSignature::Ed25519] {
+            assert!(Certificates::generate(signature).is_ok(), "{signature:?}");
+        }
+        let certs = Certificates::generate(TlsSignature::default()).unwrap();
         for pem in [&certs.ca_cert, &certs.server_cert, &certs.client_cert] {
             assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
         }

@@ -421,3 +421,47 @@ fn tls_survives_tiny_reads_and_writes() {
         client.close().await;
     });
 }
+
+/// Channel binding with certificates whose signature hash is not SHA-256 (the hash
+/// must follow the signature, RFC 5929) or is undefined (Ed25519: no binding, and
+/// `channel_binding=require` must fail rather than fall back; pgjdbc CVE-2026-54291).
+#[test]
+fn channel_binding_follows_the_certificate_signature() {
+    if apg_testkit::external_url().is_some() {
+        return;
+    }
+    let start = |signature| {
+        thread::spawn(move || Cluster::builder().tls_signature(signature).start().unwrap())
+    };
+    let p384 = start(apg_testkit::TlsSignature::EcdsaP384Sha384);
+    let ed25519 = start(apg_testkit::TlsSignature::Ed25519);
+    let (p384, ed25519) = (p384.join().unwrap(), ed25519.join().unwrap());
+    let (rt, runtime) = support::runtime();
+    let login = |cluster: &Cluster, binding| {
+        verified(cluster, SslMode::VerifyFull)
+            .user(apg_testkit::TLS_USER)
+            .password(apg_testkit::TLS_PASSWORD)
+            .channel_binding(binding)
+    };
+    rt.block_on(async {
+        // SHA-384: the server computes the same hash, or it would refuse the proof.
+        Client::connect(
+            &login(&p384, ChannelBindingPolicy::Require),
+            Arc::clone(&runtime),
+        )
+        .await
+        .unwrap();
+        let e = Client::connect(
+            &login(&ed25519, ChannelBindingPolicy::Require),
+            Arc::clone(&runtime),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+        assert!(full_text(&e).contains("tls-server-end-point"), "{e:?}");
+        // `prefer` uses plain SCRAM (flag `n`), which the server accepts.
+        Client::connect(&login(&ed25519, ChannelBindingPolicy::Prefer), runtime)
+            .await
+            .unwrap();
+    });
+}

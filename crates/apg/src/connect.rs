@@ -8,6 +8,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apg_proto::auth::scram::ChannelBindingPolicy;
+use apg_proto::auth::AuthError;
 use apg_proto::connection::{Config as CoreConfig, Connection, Event, TlsNegotiation};
 
 use crate::cancel::{race, CancelInfo};
@@ -328,10 +330,11 @@ async fn connect_one(
         // Direct TLS (PostgreSQL 17+): the handshake comes first, no SSLRequest.
         let (tls_stream, end_point) = settings.handshake(stream, host).await?;
         stream = tls_stream;
+        check_binding(end_point.as_deref(), config.channel_binding)?;
         core.tls_server_end_point = end_point;
     }
     let mut conn = Connection::new(core).map_err(Error::from_core)?;
-    let stream = handshake(stream, &mut conn, tls).await?;
+    let stream = handshake(stream, &mut conn, tls, config.channel_binding).await?;
     let prefix = hex(&random::<4>()?);
     let cancel = conn.cancel_request().map(|request| {
         Arc::new(CancelInfo {
@@ -361,12 +364,26 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `channel_binding=require` over TLS needs a certificate whose signature algorithm
+/// defines a `tls-server-end-point` hash (not Ed25519, Ed448, RSASSA-PSS): checked
+/// right after the handshake, so the error names the reason and nothing of the
+/// start-up is sent.
+fn check_binding(end_point: Option<&[u8]>, binding: ChannelBindingPolicy) -> Result<(), Error> {
+    if end_point.is_none() && binding == ChannelBindingPolicy::Require {
+        return Err(Error::from_core(apg_proto::Error::Auth(
+            AuthError::UndefinedChannelBinding,
+        )));
+    }
+    Ok(())
+}
+
 /// Runs start-up and authentication until the server is ready for queries; starts
 /// TLS when the core asks. Returns the stream the session continues on.
 async fn handshake(
     mut stream: Box<dyn AsyncStream>,
     conn: &mut Connection,
     tls: Option<(&Arc<TlsSettings>, &str)>,
+    binding: ChannelBindingPolicy,
 ) -> Result<Box<dyn AsyncStream>, Error> {
     let mut buf = vec![0u8; 8192];
     'io: loop {
@@ -398,6 +415,7 @@ async fn handshake(
                     };
                     let (tls_stream, end_point) = settings.handshake(stream, host).await?;
                     stream = tls_stream;
+                    check_binding(end_point.as_deref(), binding)?;
                     conn.tls_established(end_point)
                         .map_err(|e| Error::usage(format!("TLS start-up out of order: {e}")))?;
                     continue 'io;

@@ -5,6 +5,8 @@
 //! computes the `tls-server-end-point` channel binding value for SCRAM-SHA-256-PLUS.
 //! [`TlsStream`] is then the byte stream the driver reads and writes, on any runtime.
 
+use apg_proto::auth::scram::SignatureHash;
+
 #[cfg(feature = "tls")]
 mod imp;
 
@@ -55,49 +57,60 @@ mod disabled {
 #[cfg(not(feature = "tls"))]
 pub(crate) use disabled::TlsSettings;
 
-/// The RFC 5929 `tls-server-end-point` hash to use for a certificate, from its
-/// `signatureAlgorithm`: SHA-256 for MD5, SHA-1 and SHA-256 signatures, SHA-384 and
-/// SHA-512 for those. `None` for algorithms without a single hash (Ed25519, Ed448,
-/// RSASSA-PSS), unknown ones and malformed certificates: channel binding is then not
-/// offered, and `channel_binding=require` fails.
-#[cfg_attr(not(feature = "tls"), allow(dead_code))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EndPointHash {
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-/// Reads the signature algorithm of a DER certificate and picks its end-point hash.
+/// The hash function of a DER certificate's `signatureAlgorithm`, which RFC 5929
+/// uses for `tls-server-end-point` (the core computes the value, upgrading MD5 and
+/// SHA-1 to SHA-256). [`SignatureHash::Undefined`] for algorithms without a single
+/// hash (Ed25519, Ed448, RSASSA-PSS), unknown ones and malformed certificates:
+/// channel binding is then not offered, and `channel_binding=require` fails.
 ///
 /// `Certificate ::= SEQUENCE { tbsCertificate SEQUENCE, signatureAlgorithm SEQUENCE {
 /// algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL }, signature BIT STRING }`:
 /// two headers down, one element skipped, one OID read; every length is checked
 /// against what is left, so no input can read out of bounds.
 #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-pub(crate) fn end_point_hash(cert: &[u8]) -> Option<EndPointHash> {
+pub(crate) fn signature_hash(cert: &[u8]) -> SignatureHash {
+    signature_oid(cert).map_or(SignatureHash::Undefined, hash_of)
+}
+
+fn signature_oid(cert: &[u8]) -> Option<&[u8]> {
     let (certificate, _) = der_element(cert, 0x30)?;
     let (_tbs, rest) = der_element(certificate, 0x30)?;
     let (algorithm, _) = der_element(rest, 0x30)?;
     let (oid, _) = der_element(algorithm, 0x06)?;
+    Some(oid)
+}
+
+fn hash_of(oid: &[u8]) -> SignatureHash {
+    // 1.2.840.113549.1.1.x (PKCS #1), 1.2.840.10045.4.x (ECDSA), 1.2.840.10040.4.3
+    // (DSA with SHA-1), 2.16.840.1.101.3.4.3.x (DSA with SHA-2).
     const RSA: [u8; 8] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
     const ECDSA: [u8; 6] = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04];
     const DSA_SHA1: [u8; 7] = [0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x03];
-    const DSA_SHA256: [u8; 9] = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x02];
+    const DSA_SHA2: [u8; 8] = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03];
     match oid {
-        // md5WithRSAEncryption, sha1WithRSAEncryption, sha256WithRSAEncryption
-        [head @ .., 4 | 5 | 11] if head == RSA => Some(EndPointHash::Sha256),
-        [head @ .., 12] if head == RSA => Some(EndPointHash::Sha384),
-        [head @ .., 13] if head == RSA => Some(EndPointHash::Sha512),
-        // ecdsa-with-SHA1
-        [head @ .., 1] if head == ECDSA => Some(EndPointHash::Sha256),
-        // ecdsa-with-SHA256, -SHA384, -SHA512
-        [head @ .., 3, 2] if head == ECDSA => Some(EndPointHash::Sha256),
-        [head @ .., 3, 3] if head == ECDSA => Some(EndPointHash::Sha384),
-        [head @ .., 3, 4] if head == ECDSA => Some(EndPointHash::Sha512),
-        _ if oid == DSA_SHA1 || oid == DSA_SHA256 => Some(EndPointHash::Sha256),
-        // RSASSA-PSS (…1.1.10), Ed25519, Ed448, SHA-224 and anything unknown.
-        _ => None,
+        [head @ .., last] if head == RSA => match last {
+            4 => SignatureHash::Md5,
+            5 => SignatureHash::Sha1,
+            11 => SignatureHash::Sha256,
+            12 => SignatureHash::Sha384,
+            13 => SignatureHash::Sha512,
+            14 => SignatureHash::Sha224,
+            // 10 is RSASSA-PSS: its hash is a parameter, so none is defined.
+            _ => SignatureHash::Undefined,
+        },
+        [head @ .., 1] if head == ECDSA => SignatureHash::Sha1,
+        [head @ .., 3, last] if head == ECDSA => match last {
+            1 => SignatureHash::Sha224,
+            2 => SignatureHash::Sha256,
+            3 => SignatureHash::Sha384,
+            4 => SignatureHash::Sha512,
+            _ => SignatureHash::Undefined,
+        },
+        _ if oid == DSA_SHA1 => SignatureHash::Sha1,
+        [head @ .., 1] if head == DSA_SHA2 => SignatureHash::Sha224,
+        [head @ .., 2] if head == DSA_SHA2 => SignatureHash::Sha256,
+        // Ed25519 (1.3.101.112), Ed448 (1.3.101.113) and anything unknown.
+        _ => SignatureHash::Undefined,
     }
 }
 
@@ -170,12 +183,9 @@ mod tests {
 
     #[test]
     fn hash_follows_the_signature_algorithm() {
-        assert_eq!(end_point_hash(&der(RSA_SHA256)), Some(EndPointHash::Sha256));
-        assert_eq!(
-            end_point_hash(&der(ECDSA_SHA384)),
-            Some(EndPointHash::Sha384)
-        );
-        assert_eq!(end_point_hash(&der(ED25519)), None);
+        assert_eq!(signature_hash(&der(RSA_SHA256)), SignatureHash::Sha256);
+        assert_eq!(signature_hash(&der(ECDSA_SHA384)), SignatureHash::Sha384);
+        assert_eq!(signature_hash(&der(ED25519)), SignatureHash::Undefined);
     }
 
     #[test]
@@ -185,22 +195,30 @@ mod tests {
             // Every truncation either still finds the algorithm (it sits after the
             // TBS part, so not before the end) or finds nothing; never a panic.
             let truncated = cert.get(..len).unwrap();
-            assert_eq!(end_point_hash(truncated), None, "{len}");
+            assert_eq!(signature_hash(truncated), SignatureHash::Undefined, "{len}");
         }
-        assert_eq!(end_point_hash(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
-        assert_eq!(end_point_hash(&[0x30, 0x85, 0, 0, 0, 0, 1]), None);
-        assert_eq!(end_point_hash(&[0x30, 0x80]), None);
-        assert_eq!(end_point_hash(&[]), None);
+        assert_eq!(
+            signature_hash(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+            SignatureHash::Undefined
+        );
+        assert_eq!(
+            signature_hash(&[0x30, 0x85, 0, 0, 0, 0, 1]),
+            SignatureHash::Undefined
+        );
+        assert_eq!(signature_hash(&[0x30, 0x80]), SignatureHash::Undefined);
+        assert_eq!(signature_hash(&[]), SignatureHash::Undefined);
         // RSASSA-PSS: no single hash.
         let pss = [
             0x30, 0x0f, 0x30, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
             0x01, 0x01, 0x0a,
         ];
-        assert_eq!(end_point_hash(&pss), None);
+        assert_eq!(signature_hash(&pss), SignatureHash::Undefined);
         let mut sha1 = pss;
         sha1[16] = 5;
-        assert_eq!(end_point_hash(&sha1), Some(EndPointHash::Sha256));
+        assert_eq!(signature_hash(&sha1), SignatureHash::Sha1);
         sha1[16] = 13;
-        assert_eq!(end_point_hash(&sha1), Some(EndPointHash::Sha512));
+        assert_eq!(signature_hash(&sha1), SignatureHash::Sha512);
+        sha1[16] = 14;
+        assert_eq!(signature_hash(&sha1), SignatureHash::Sha224);
     }
 }

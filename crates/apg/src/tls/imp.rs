@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use apg_proto::auth::scram::tls_server_end_point;
 use futures_io::{AsyncRead, AsyncWrite};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -18,7 +19,7 @@ use rustls::{
     SignatureScheme,
 };
 
-use super::{end_point_hash, EndPointHash};
+use super::signature_hash;
 use crate::config::{Config, SslMode, SslNegotiation, SslRootCert};
 use crate::error::Error;
 use crate::runtime::AsyncStream;
@@ -400,15 +401,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
         }
     }
 
-    /// The server certificate's `tls-server-end-point` hash.
+    /// The server certificate's `tls-server-end-point` hash; `None` when its
+    /// signature algorithm defines none.
     pub(crate) fn end_point(&self) -> Option<Vec<u8>> {
         let leaf = self.conn.peer_certificates()?.first()?;
-        let algorithm = match end_point_hash(leaf)? {
-            EndPointHash::Sha256 => &ring::digest::SHA256,
-            EndPointHash::Sha384 => &ring::digest::SHA384,
-            EndPointHash::Sha512 => &ring::digest::SHA512,
-        };
-        Some(ring::digest::digest(algorithm, leaf).as_ref().to_vec())
+        tls_server_end_point(signature_hash(leaf), leaf).ok()
     }
 
     /// Writes queued TLS records to the socket until rustls has none left.

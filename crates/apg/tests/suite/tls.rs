@@ -93,6 +93,23 @@ pub async fn tls_certificate_checks(rt: Arc<dyn Runtime>) {
         assert_eq!(e.kind(), ErrorKind::Tls, "{mode}: {e}");
         assert!(e.to_string().contains("trusted"), "{e}");
     }
+    // The platform's store does not know the test authority either.
+    let mut system = verified(ca.clone(), SslMode::VerifyFull);
+    system.ssl_root_cert = Some(SslRootCert::System);
+    let e = Client::connect(&system, Arc::clone(&rt)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+
+    // Failing over keeps the security asked for: the first host's certificate does
+    // not match its name, so the second host is used, verified as well.
+    let mut failover = verified(ca.clone(), SslMode::VerifyFull);
+    failover.hosts = vec![
+        Host::Tcp("wrong.invalid".into()),
+        Host::Tcp("localhost".into()),
+    ];
+    failover.hostaddrs = vec!["127.0.0.1".parse().unwrap(); 2];
+    let client = connect_with(&rt, failover).await;
+    assert!(uses_tls(&client).await);
+
     // A missing root certificate file is an error, not "no verification".
     let config = verified(PathBuf::from("/nonexistent/root.crt"), SslMode::VerifyCa);
     let e = Client::connect(&config, Arc::clone(&rt)).await.unwrap_err();
