@@ -140,8 +140,10 @@ pub enum SslMode {
 pub enum SslRootCert {
     /// A PEM file of certificate authorities.
     File(PathBuf),
-    /// The platform's trust store (`sslrootcert=system`); implies `verify-full`
-    /// unless a stronger check was asked for, as in libpq.
+    /// The platform's trust store (`sslrootcert=system`, read with
+    /// `rustls-native-certs`). `prefer`, `require` and `verify-ca` then act as
+    /// `verify-full` (libpq makes `verify-full` the default with it and refuses weaker
+    /// modes); `disable` and `allow` stay plain text.
     System,
 }
 
@@ -465,8 +467,9 @@ impl fmt::Debug for Config {
     }
 }
 
-/// A URL with the password replaced by `***`. `server_settings` are not shown (URLs
-/// have no parameter for them); everything else parses back to an equal `Config`.
+/// A URL with the password replaced by `***`. `server_settings` and
+/// `tls_client_config` are not shown (URLs have no parameter for them); everything
+/// else parses back to an equal `Config`.
 impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&url::render(self, url::Password::Redacted))
