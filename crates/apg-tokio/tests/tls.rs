@@ -272,6 +272,12 @@ fn direct_tls() {
         );
         return;
     }
+    // Without a root certificate require checks nothing, but ALPN is still offered.
+    let mut unverified = config.clone();
+    unverified.ssl_mode = SslMode::Require;
+    unverified.ssl_root_cert = None;
+    rt.block_on(Client::connect(&unverified, Arc::clone(&runtime)))
+        .unwrap();
     for mode in [SslMode::Require, SslMode::VerifyFull] {
         config.ssl_mode = mode;
         let tls_user = config

@@ -74,17 +74,9 @@ impl TlsSettings {
             _ => false,
         };
         let verify_name = mode == SslMode::VerifyFull;
-        let mut client_config = match &config.tls_client_config {
-            Some(custom) => Arc::clone(&custom.0),
-            None => {
-                let Some(root) = root.filter(|_| verify) else {
-                    return Ok(Some(Self {
-                        required: mode != SslMode::Prefer,
-                        verify_name,
-                        direct,
-                        config: build(config, home.as_deref(), Arc::new(NoVerification))?,
-                    }));
-                };
+        let mut client_config = match (&config.tls_client_config, root) {
+            (Some(custom), _) => Arc::clone(&custom.0),
+            (None, Some(root)) if verify => {
                 let roots = Arc::new(root.load()?);
                 let inner = WebPkiServerVerifier::builder_with_provider(roots, provider())
                     .build()
@@ -96,6 +88,16 @@ impl TlsSettings {
                 };
                 build(config, home.as_deref(), verifier)?
             }
+            // Never "no verification" when verification was asked for (libpq: the
+            // root certificate file does not exist).
+            (None, None) if verify => {
+                return Err(Error::tls(format!(
+                    "sslmode={mode} needs trusted certificates: set sslrootcert (a PEM \
+                     file, or `system` for the platform's store) or create \
+                     ~/.postgresql/root.crt"
+                )))
+            }
+            (None, _) => build(config, home.as_deref(), Arc::new(NoVerification))?,
         };
         if direct
             && !client_config

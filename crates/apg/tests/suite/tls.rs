@@ -110,6 +110,14 @@ pub async fn tls_certificate_checks(rt: Arc<dyn Runtime>) {
     let client = connect_with(&rt, failover).await;
     assert!(uses_tls(&client).await);
 
+    // Verification without any trusted certificate is an error, not "no
+    // verification".
+    for mode in [SslMode::VerifyCa, SslMode::VerifyFull] {
+        let mut config = verified(ca.clone(), mode);
+        config.ssl_root_cert = None;
+        let e = Client::connect(&config, Arc::clone(&rt)).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    }
     // A missing root certificate file is an error, not "no verification".
     let config = verified(PathBuf::from("/nonexistent/root.crt"), SslMode::VerifyCa);
     let e = Client::connect(&config, Arc::clone(&rt)).await.unwrap_err();
