@@ -57,13 +57,13 @@ impl TlsSettings {
                 "sslnegotiation=direct needs sslmode require, verify-ca or verify-full",
             ));
         }
-        let home = home_dir();
+        let defaults_dir = pg_dir();
         let root = match &config.ssl_root_cert {
             Some(SslRootCert::File(path)) => Some(Roots::File(path.clone())),
             Some(SslRootCert::System) => Some(Roots::System),
-            None => home
+            None => defaults_dir
                 .as_ref()
-                .map(|h| h.join(".postgresql/root.crt"))
+                .map(|dir| dir.join("root.crt"))
                 .filter(|p| p.exists())
                 .map(Roots::File),
         };
@@ -86,7 +86,7 @@ impl TlsSettings {
                 } else {
                     Arc::new(ChainOnly(inner))
                 };
-                build(config, home.as_deref(), verifier)?
+                build(config, defaults_dir.as_deref(), verifier)?
             }
             // Never "no verification" when verification was asked for (libpq: the
             // root certificate file does not exist).
@@ -97,7 +97,7 @@ impl TlsSettings {
                      ~/.postgresql/root.crt"
                 )))
             }
-            (None, _) => build(config, home.as_deref(), Arc::new(NoVerification))?,
+            (None, _) => build(config, defaults_dir.as_deref(), Arc::new(NoVerification))?,
         };
         if direct
             && !client_config
@@ -185,12 +185,17 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// `$HOME` (`%APPDATA%` on Windows), where libpq looks for `.postgresql/`.
-fn home_dir() -> Option<PathBuf> {
-    let var = if cfg!(windows) { "APPDATA" } else { "HOME" };
+/// Where libpq looks for default certificates: `~/.postgresql`, on Windows
+/// `%APPDATA%\postgresql`.
+fn pg_dir() -> Option<PathBuf> {
+    let (var, dir) = if cfg!(windows) {
+        ("APPDATA", "postgresql")
+    } else {
+        ("HOME", ".postgresql")
+    };
     std::env::var_os(var)
         .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
+        .map(|h| PathBuf::from(h).join(dir))
 }
 
 enum Roots {
@@ -242,7 +247,7 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
 /// A client configuration with `verifier` and the client certificate, if any.
 fn build(
     config: &Config,
-    home: Option<&Path>,
+    pg_dir: Option<&Path>,
     verifier: Arc<dyn ServerCertVerifier>,
 ) -> Result<Arc<ClientConfig>, Error> {
     let builder = ClientConfig::builder_with_provider(provider())
@@ -250,7 +255,7 @@ fn build(
         .map_err(|e| Error::tls_caused("no TLS version available", e))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    let default = |name: &str| home.map(|h| h.join(".postgresql").join(name));
+    let default = |name: &str| pg_dir.map(|dir| dir.join(name));
     // libpq uses ~/.postgresql/postgresql.crt when it exists and no sslcert is set.
     let cert_path = match &config.ssl_cert {
         Some(path) => Some(path.clone()),
@@ -577,5 +582,81 @@ impl<S: AsyncWrite + Unpin> Write for SyncIo<'_, '_, S> {
             Poll::Ready(result) => result,
             Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/certs")
+            .join(name)
+    }
+
+    #[test]
+    fn client_keys_in_each_pem_format() {
+        // SEC1 (EC) and PKCS#1 (RSA); the testkit's client key, used in the
+        // integration tests, is PKCS#8.
+        for (cert, key) in [
+            ("client-ec.crt", "client-ec-sec1.key"),
+            ("client-rsa.crt", "client-rsa-pkcs1.key"),
+        ] {
+            let config = Config::new().ssl_cert(fixture(cert)).ssl_key(fixture(key));
+            let built = build(&config, None, Arc::new(NoVerification)).unwrap();
+            assert!(built.client_auth_cert_resolver.has_certs(), "{key}");
+        }
+        let no_key = Config::new()
+            .ssl_cert(fixture("client-ec.crt"))
+            .ssl_key(fixture("client-ec.crt"));
+        let e = build(&no_key, None, Arc::new(NoVerification)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert!(e.to_string().contains("private key"), "{e}");
+        let missing = Config::new().ssl_cert(fixture("nonexistent.crt"));
+        let e = build(&missing, None, Arc::new(NoVerification)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert!(e.to_string().contains("nonexistent.crt"), "{e}");
+        assert!(!build(&Config::new(), None, Arc::new(NoVerification))
+            .unwrap()
+            .client_auth_cert_resolver
+            .has_certs());
+    }
+
+    #[test]
+    fn settings_follow_sslmode() {
+        let root = SslRootCert::File(fixture("rsa-sha256.pem"));
+        let settings = |mode: SslMode, negotiation: SslNegotiation| {
+            TlsSettings::from_config(
+                &Config::new()
+                    .ssl_mode(mode)
+                    .ssl_root_cert(root.clone())
+                    .ssl_negotiation(negotiation),
+            )
+        };
+        for mode in [SslMode::Disable, SslMode::Allow] {
+            assert!(settings(mode, SslNegotiation::Postgres).unwrap().is_none());
+        }
+        let prefer = settings(SslMode::Prefer, SslNegotiation::Postgres)
+            .unwrap()
+            .unwrap();
+        assert!(!prefer.required() && !prefer.direct());
+        let e = settings(SslMode::Prefer, SslNegotiation::Direct).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
+            let s = settings(mode, SslNegotiation::Direct).unwrap().unwrap();
+            assert!(s.required() && s.direct());
+            assert_eq!(s.verify_name, mode == SslMode::VerifyFull);
+            assert_eq!(s.config.alpn_protocols, [ALPN_POSTGRESQL.to_vec()]);
+            let s = settings(mode, SslNegotiation::Postgres).unwrap().unwrap();
+            assert!(s.config.alpn_protocols.is_empty());
+        }
+        // A root certificate file that holds no certificate.
+        let empty = Config::new()
+            .ssl_mode(SslMode::VerifyCa)
+            .ssl_root_cert(SslRootCert::File(fixture("client-ec-sec1.key")));
+        let e = TlsSettings::from_config(&empty).unwrap_err();
+        assert!(e.to_string().contains("no certificate"), "{e}");
     }
 }
