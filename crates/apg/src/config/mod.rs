@@ -681,7 +681,7 @@ impl Config {
     /// certificate and ALPN apply as they are (ALPN `postgresql` is added for
     /// `sslnegotiation=direct`). `ssl_mode` still decides whether TLS is tried or
     /// required, but no longer how the certificate is checked. Build it with the
-    /// [`rustls`](crate::rustls) apg re-exports.
+    /// `rustls` that apg re-exports (`apg::rustls`).
     ///
     /// ```no_run
     /// use std::sync::Arc;
