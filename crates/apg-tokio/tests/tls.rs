@@ -132,24 +132,29 @@ fn require_fails_when_the_server_refuses_tls() {
     assert_eq!(server.join().unwrap(), b"");
 }
 
-/// A TLS-refusing front for `port`: answers `N` to SSLRequest, then relays.
-fn refusing_proxy(port: u16) -> u16 {
+/// A front for `port` that relays every connection and records its first eight bytes
+/// (an SSLRequest, or a CancelRequest code); with `refuse_tls` it answers `N` to
+/// SSLRequest itself and relays what follows.
+fn proxy(port: u16, refuse_tls: bool) -> (u16, Arc<std::sync::Mutex<Vec<[u8; 8]>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let front = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
     thread::spawn(move || {
         for client in listener.incoming() {
             let Ok(mut client) = client else { return };
+            let log = Arc::clone(&log);
             thread::spawn(move || {
-                let mut request = [0u8; 8];
-                if client.read_exact(&mut request).is_err() {
+                let mut first = [0u8; 8];
+                if client.read_exact(&mut first).is_err() {
                     return;
                 }
-                if request == SSL_REQUEST {
-                    client.write_all(b"N").unwrap();
-                }
+                log.lock().unwrap().push(first);
                 let server = TcpStream::connect(("127.0.0.1", port)).unwrap();
-                if request != SSL_REQUEST {
-                    (&server).write_all(&request).unwrap();
+                if refuse_tls && first == SSL_REQUEST {
+                    client.write_all(b"N").unwrap();
+                } else {
+                    (&server).write_all(&first).unwrap();
                 }
                 let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 thread::spawn(move || {
@@ -162,7 +167,26 @@ fn refusing_proxy(port: u16) -> u16 {
             });
         }
     });
-    front
+    (front, seen)
+}
+
+#[test]
+fn cancel_requests_use_the_session_tls() {
+    let Some(cluster) = apg_testkit::server().unwrap().cluster() else {
+        return;
+    };
+    let (rt, runtime) = support::runtime();
+    let (front, seen) = proxy(cluster.port(), false);
+    rt.block_on(async {
+        let client = Client::connect(&config_for(front, SslMode::Require), runtime)
+            .await
+            .unwrap();
+        client.cancel_token().unwrap().cancel().await.unwrap();
+        client.close().await;
+    });
+    // The session, then the cancel connection: both start with SSLRequest, so the
+    // cancel key never crosses the network in plain text.
+    assert_eq!(*seen.lock().unwrap(), [SSL_REQUEST, SSL_REQUEST]);
 }
 
 #[test]
@@ -171,7 +195,7 @@ fn prefer_continues_in_plain_text_when_tls_is_refused() {
         return;
     };
     let (rt, runtime) = support::runtime();
-    let front = refusing_proxy(cluster.port());
+    let (front, _) = proxy(cluster.port(), true);
     rt.block_on(async {
         let client = Client::connect(&config_for(front, SslMode::Prefer), Arc::clone(&runtime))
             .await
