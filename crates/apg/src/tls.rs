@@ -188,6 +188,17 @@ mod tests {
         assert_eq!(signature_hash(&der(ED25519)), SignatureHash::Undefined);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = signature_hash(&bytes);
+            // Also behind a valid-looking outer header.
+            let mut framed = vec![0x30, 0x82, 0x01, 0x00];
+            framed.extend_from_slice(&bytes);
+            let _ = signature_hash(&framed);
+        }
+    }
+
     #[test]
     fn malformed_certificates_have_no_hash() {
         let cert = der(RSA_SHA256);
