@@ -278,6 +278,7 @@ fn build(
             cert_path.display()
         )));
     }
+    check_key_permissions(&key_path)?;
     let key_pem = read(&key_path, "client key file")?;
     // PKCS#8, PKCS#1 (RSA) or SEC1 (EC), whichever the file holds.
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
@@ -290,6 +291,30 @@ fn build(
         .with_client_auth_cert(chain, key)
         .map_err(|e| Error::tls_caused("the client certificate and key do not fit", e))?;
     Ok(Arc::new(client))
+}
+
+/// libpq refuses a private key file others can read: on Unix its mode must be 0600
+/// or stricter (0640 when owned by root, for keys shared with a group).
+#[cfg(unix)]
+fn check_key_permissions(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::tls_caused(format!("cannot read client key file {}", path.display()), e)
+    })?;
+    let forbidden = if meta.uid() == 0 { 0o037 } else { 0o077 };
+    if meta.is_file() && meta.mode() & forbidden != 0 {
+        return Err(Error::tls(format!(
+            "private key file {} has group or world access; permissions should be u=rw \
+             (0600) or less",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_key_permissions(_path: &Path) -> Result<(), Error> {
+    Ok(())
 }
 
 /// `verify-ca`: the chain must lead to a trusted root; the name is not checked.
@@ -596,6 +621,35 @@ mod tests {
             .join(name)
     }
 
+    /// A copy of a fixture readable by its owner only, as key files must be.
+    fn private_copy(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("apg-tls-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::copy(fixture(name), &path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn readable_key_files_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let key = private_copy("client-rsa-pkcs1.key");
+        let readable = key.with_file_name("readable.key");
+        std::fs::copy(&key, &readable).unwrap();
+        std::fs::set_permissions(&readable, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let config = Config::new()
+            .ssl_cert(fixture("client-rsa.crt"))
+            .ssl_key(&readable);
+        let e = build(&config, None, Arc::new(NoVerification)).unwrap_err();
+        assert!(e.to_string().contains("group or world access"), "{e}");
+    }
+
     #[test]
     fn client_keys_in_each_pem_format() {
         // SEC1 (EC) and PKCS#1 (RSA); the testkit's client key, used in the
@@ -604,13 +658,15 @@ mod tests {
             ("client-ec.crt", "client-ec-sec1.key"),
             ("client-rsa.crt", "client-rsa-pkcs1.key"),
         ] {
-            let config = Config::new().ssl_cert(fixture(cert)).ssl_key(fixture(key));
+            let config = Config::new()
+                .ssl_cert(fixture(cert))
+                .ssl_key(private_copy(key));
             let built = build(&config, None, Arc::new(NoVerification)).unwrap();
             assert!(built.client_auth_cert_resolver.has_certs(), "{key}");
         }
         let no_key = Config::new()
             .ssl_cert(fixture("client-ec.crt"))
-            .ssl_key(fixture("client-ec.crt"));
+            .ssl_key(private_copy("client-ec.crt"));
         let e = build(&no_key, None, Arc::new(NoVerification)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Tls);
         assert!(e.to_string().contains("private key"), "{e}");
