@@ -37,7 +37,7 @@
 //! | `application_name` (`PGAPPNAME`), `options` (`PGOPTIONS`) | sent at start-up |
 //! | `sslmode` (`PGSSLMODE`) | `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full` (see [`SslMode`]) |
 //! | `sslrootcert` (`PGSSLROOTCERT`) | PEM file of trusted certificate authorities, or `system` for the platform's store; default `~/.postgresql/root.crt` if it exists |
-//! | `sslcert`, `sslkey` (`PGSSLCERT`, `PGSSLKEY`) | client certificate chain and its private key (PEM; PKCS#8, PKCS#1 or SEC1); default `~/.postgresql/postgresql.crt` and `.key` if they exist |
+//! | `sslcert`, `sslkey` (`PGSSLCERT`, `PGSSLKEY`) | client certificate chain and its private key (PEM; PKCS#8, PKCS#1 or SEC1; unencrypted, not readable by group or others); default `~/.postgresql/postgresql.crt` and `.key` if the certificate exists |
 //! | `sslnegotiation` (`PGSSLNEGOTIATION`) | `postgres` (SSLRequest first) or `direct` (TLS at once, PostgreSQL 17+; needs `sslmode` `require` or stronger) |
 //! | `channel_binding` (`PGCHANNELBINDING`) | `disable`, `prefer`, `require` |
 //! | `connect_timeout` (`PGCONNECT_TIMEOUT`) | seconds per host; 0 or negative: none |
