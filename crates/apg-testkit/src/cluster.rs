@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::privs::{run_as, RunAs};
 use crate::process::{self, has_cwd, is_alive, postmaster_pid, wait_child, wait_until};
+use crate::tls::{self, Certificates, TlsSignature};
 use crate::users::{AuthMethod, User, CLEARTEXT_PASSWORD, MD5_PASSWORD, SCRAM_PASSWORD, SUPERUSER};
 use crate::wire::{Client, Endpoint, Login};
 use crate::{bindir, quote_ident, unique_name, url, Error, Row};
@@ -121,6 +122,8 @@ pub struct ClusterBuilder {
     initdb_args: Vec<OsString>,
     temp_dir: Option<PathBuf>,
     start_timeout: Duration,
+    tls: bool,
+    tls_signature: TlsSignature,
 }
 
 impl Default for ClusterBuilder {
@@ -145,7 +148,37 @@ impl ClusterBuilder {
             initdb_args: Vec::new(),
             temp_dir: None,
             start_timeout: DEFAULT_START_TIMEOUT,
+            tls: true,
+            tls_signature: TlsSignature::EcdsaP256Sha256,
         }
+    }
+
+    /// The signature algorithm of the TLS certificates (default ECDSA P-256 with
+    /// SHA-256), for channel-binding tests.
+    ///
+    /// ```no_run
+    /// use apg_testkit::{Cluster, TlsSignature};
+    /// let cluster = Cluster::builder().tls_signature(TlsSignature::Ed25519).start()?;
+    /// # Ok::<(), apg_testkit::Error>(())
+    /// ```
+    pub fn tls_signature(mut self, signature: TlsSignature) -> Self {
+        self.tls_signature = signature;
+        self
+    }
+
+    /// Whether the server accepts TLS (`ssl = on`, the default): with certificates
+    /// from a throwaway authority ([`Cluster::ca_cert_path`]) and the TLS-only roles
+    /// [`TLS_USER`](crate::TLS_USER) and [`CERT_USER`](crate::CERT_USER). `false`
+    /// gives a server that answers `N` to every SSLRequest.
+    ///
+    /// ```no_run
+    /// let plain = apg_testkit::Cluster::builder().tls(false).start()?;
+    /// assert!(plain.ca_cert_path().is_none());
+    /// # Ok::<(), apg_testkit::Error>(())
+    /// ```
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
     }
 
     /// Uses the server programs in `dir` instead of searching (it also wins
@@ -264,6 +297,7 @@ impl ClusterBuilder {
             version_num: 0,
             version: String::new(),
             start_timeout: self.start_timeout,
+            tls: self.tls,
             postmaster: Mutex::new(None),
             watchdog: Mutex::new(None),
         };
@@ -363,6 +397,7 @@ pub struct Cluster {
     version_num: u32,
     version: String,
     start_timeout: Duration,
+    tls: bool,
     /// The postmaster when this process started it (so it can be reaped);
     /// `None` when stopped or started by someone else through `pg_ctl`.
     postmaster: Mutex<Option<Child>>,
@@ -980,7 +1015,7 @@ impl Cluster {
 
         self.write_file(
             &self.data_dir.join("pg_hba.conf"),
-            &hba_conf(&options.hba_lines),
+            &hba_conf(&options.hba_lines, self.tls),
         )?;
         let main_conf = self.data_dir.join("postgresql.conf");
         let mut conf = fs::read_to_string(&main_conf)
@@ -990,6 +1025,9 @@ impl Cluster {
         ));
         self.write_file(&main_conf, &conf)?;
         self.port = free_port()?;
+        if self.tls {
+            self.write_certificates(options.tls_signature)?;
+        }
         self.write_conf(options)?;
         self.create_roles()
     }
@@ -1023,6 +1061,61 @@ impl Cluster {
         Ok(())
     }
 
+    /// Server certificate and key in the data directory (the key readable by the
+    /// server's user only, as the server demands), the authority's certificate there
+    /// (for client certificates) and beside it for clients, with the client
+    /// certificate of [`CERT_USER`](crate::CERT_USER).
+    fn write_certificates(&self, signature: TlsSignature) -> Result<(), Error> {
+        use std::os::unix::fs::PermissionsExt;
+        let certs = Certificates::generate(signature)?;
+        let files = [
+            (self.data_dir.join("server.crt"), &certs.server_cert),
+            (self.data_dir.join("server.key"), &certs.server_key),
+            (self.data_dir.join("ca.crt"), &certs.ca_cert),
+            (self.root.join("ca.crt"), &certs.ca_cert),
+            (self.root.join("client.crt"), &certs.client_cert),
+            (self.root.join("client.key"), &certs.client_key),
+        ];
+        for (path, contents) in files {
+            fs::write(&path, contents)
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
+            if path.starts_with(&self.data_dir) {
+                self.hand_over(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The PEM certificate of the authority that signed the server's certificate
+    /// (for `sslrootcert`); `None` for a cluster without TLS.
+    ///
+    /// ```no_run
+    /// let cluster = apg_testkit::Cluster::shared()?;
+    /// let url = format!(
+    ///     "{}?sslmode=verify-full&sslrootcert={}",
+    ///     cluster.url().replace("127.0.0.1", "localhost"),
+    ///     cluster.ca_cert_path().unwrap().display()
+    /// );
+    /// # Ok::<(), apg_testkit::Error>(())
+    /// ```
+    pub fn ca_cert_path(&self) -> Option<PathBuf> {
+        self.tls.then(|| self.root.join("ca.crt"))
+    }
+
+    /// The client certificate and key (PEM) of [`CERT_USER`](crate::CERT_USER), for
+    /// `sslcert` and `sslkey`; `None` for a cluster without TLS.
+    ///
+    /// ```no_run
+    /// let (cert, key) = apg_testkit::Cluster::shared()?.client_cert().unwrap();
+    /// # Ok::<(), apg_testkit::Error>(())
+    /// ```
+    pub fn client_cert(&self) -> Option<(PathBuf, PathBuf)> {
+        self.tls
+            .then(|| (self.root.join("client.crt"), self.root.join("client.key")))
+    }
+
     fn write_conf(&self, options: &ClusterBuilder) -> Result<(), Error> {
         let mut conf = String::from("# Written by apg-testkit; later lines win.\n");
         let socket_dir = self.socket_dir.to_string_lossy();
@@ -1038,11 +1131,21 @@ impl Cluster {
             ("full_page_writes", "off"),
             ("timezone", "UTC"),
         ];
+        let tls: &[(&str, &str)] = if self.tls {
+            &[
+                ("ssl", "on"),
+                ("ssl_cert_file", "server.crt"),
+                ("ssl_key_file", "server.key"),
+                ("ssl_ca_file", "ca.crt"),
+            ]
+        } else {
+            &[]
+        };
         let extra = options
             .settings
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()));
-        for (name, value) in defaults.into_iter().chain(extra) {
+        for (name, value) in defaults.into_iter().chain(tls.iter().copied()).chain(extra) {
             conf.push_str(&format!("{name} = '{}'\n", value.replace('\'', "''")));
         }
         self.write_file(&self.data_dir.join(CONF_FILE), &conf)
@@ -1346,7 +1449,7 @@ fn reachable(dir: &Path, user: &RunAs) -> bool {
 /// `pg_hba.conf`: the caller's lines first, then one set of lines per role.
 /// The first matching line wins, so order matters: per-role lines come before
 /// the catch-all, which makes any other role authenticate with SCRAM.
-fn hba_conf(extra: &[String]) -> String {
+fn hba_conf(extra: &[String], tls: bool) -> String {
     let mut conf = String::from(
         "# Written by apg-testkit. The first matching line wins.\n\
          # TYPE  DATABASE     USER           ADDRESS         METHOD\n",
@@ -1354,6 +1457,13 @@ fn hba_conf(extra: &[String]) -> String {
     for line in extra {
         conf.push_str(line);
         conf.push('\n');
+    }
+    if tls {
+        // The TLS-only roles, before the catch-all line would let them in.
+        for line in tls::hba_lines() {
+            conf.push_str(&line);
+            conf.push('\n');
+        }
     }
     let mut add = |database: &str, user: &str, method: &str| {
         conf.push_str(&format!(
@@ -1395,6 +1505,12 @@ fn setup_sql() -> String {
             AuthMethod::Scram.role(),
             literal(SCRAM_PASSWORD)
         ),
+        format!(
+            "CREATE ROLE {} LOGIN PASSWORD {}",
+            tls::TLS_USER,
+            literal(tls::TLS_PASSWORD)
+        ),
+        format!("CREATE ROLE {} LOGIN", tls::CERT_USER),
         "SET password_encryption = 'md5'".to_owned(),
         format!(
             "CREATE ROLE {} LOGIN PASSWORD {}",
@@ -1423,7 +1539,7 @@ mod tests {
 
     #[test]
     fn hba_lines_come_in_order() {
-        let conf = hba_conf(&["host all all 10.0.0.0/8 reject".to_owned()]);
+        let conf = hba_conf(&["host all all 10.0.0.0/8 reject".to_owned()], true);
         let lines: Vec<&str> = conf.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(lines[0], "host all all 10.0.0.0/8 reject");
         let position = |needle: &str| {

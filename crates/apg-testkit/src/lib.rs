@@ -43,6 +43,10 @@
 //! (or a system user `apg-testkit`, created on first use), because PostgreSQL
 //! refuses to run as root.
 //!
+//! Clusters accept TLS by default, with certificates of a throwaway authority
+//! ([`Cluster::ca_cert_path`]) and roles that must use it ([`TLS_USER`],
+//! [`CERT_USER`]); [`ClusterBuilder::tls`] turns that off.
+//!
 //! The crate talks to the server through a small client of its own (plain
 //! text, no TLS), deliberately independent of `apg-proto`, so the harness keeps
 //! working while the code under test is broken. It is Unix-only.
@@ -70,6 +74,7 @@ mod privs;
 mod process;
 mod scram;
 mod server;
+mod tls;
 mod url;
 mod users;
 mod wire;
@@ -79,6 +84,7 @@ pub use bouncer::{PgBouncer, PgBouncerBuilder, PoolMode, DEFAULT_POOL_SIZE, PGBO
 pub use cluster::{Cluster, ClusterBuilder, StopMode, DEFAULT_START_TIMEOUT};
 pub use error::{DbError, Error};
 pub use server::{external_url, server, Server, URL_ENV};
+pub use tls::{TlsSignature, CERT_USER, TLS_PASSWORD, TLS_USER};
 pub use users::{AuthMethod, User, CLEARTEXT_PASSWORD, MD5_PASSWORD, SCRAM_PASSWORD, SUPERUSER};
 
 /// One result row: each column as text, `None` for SQL NULL.

@@ -238,6 +238,19 @@ impl Server {
         self.cluster().map(Cluster::data_dir)
     }
 
+    /// The certificate authority of the cluster's TLS certificate (PEM), for
+    /// `sslrootcert`; `None` for an external server or a cluster without TLS.
+    ///
+    /// ```no_run
+    /// if let Some(ca) = apg_testkit::server()?.ca_cert() {
+    ///     println!("sslrootcert={}", ca.display());
+    /// }
+    /// # Ok::<(), apg_testkit::Error>(())
+    /// ```
+    pub fn ca_cert(&self) -> Option<PathBuf> {
+        self.cluster().and_then(|c| c.ca_cert_path())
+    }
+
     /// The cluster's server programs directory, `None` for an external server.
     ///
     /// ```no_run

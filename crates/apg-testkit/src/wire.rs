@@ -654,9 +654,11 @@ mod tests {
         assert_eq!(
             stored,
             [
+                ("apg_cert".to_owned(), None),
                 ("apg_md5".to_owned(), Some("md5".to_owned())),
                 ("apg_password".to_owned(), Some("SCR".to_owned())),
                 ("apg_scram".to_owned(), Some("SCR".to_owned())),
+                ("apg_tls".to_owned(), Some("SCR".to_owned())),
                 ("apg_trust".to_owned(), None),
             ]
         );

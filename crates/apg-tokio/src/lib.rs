@@ -10,6 +10,8 @@
 //!
 //! The runtime must have its I/O and time drivers enabled (`#[tokio::main]` and
 //! `Builder::enable_all` do).
+//!
+//! TLS (`sslmode`, rustls) comes with the `tls` feature, on by default: apg's own.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -19,19 +19,23 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use apg_proto::message::frontend::CancelRequest;
+use apg_proto::message::frontend::{CancelRequest, SslRequest};
 use apg_proto::message::Message;
 use bytes::BytesMut;
 
 use crate::client::Client;
 use crate::connect::Target;
 use crate::error::Error;
-use crate::runtime::{Runtime, TcpOptions};
+use crate::runtime::{AsyncStream, Runtime, TcpOptions};
+use crate::tls::TlsSettings;
 
 /// Where and how to send a cancel request for one session.
 pub(crate) struct CancelInfo {
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) target: Target,
+    /// The session's TLS settings and server name: a cancel request carries the
+    /// session's key, so it is protected like the session (PROTOCOL-NOTES 1.8).
+    pub(crate) tls: Option<(Arc<TlsSettings>, String)>,
     pub(crate) request: CancelRequest,
     /// Bounds the cancel connection (the connection's `connect_timeout`, or 10 s).
     pub(crate) timeout: Duration,
@@ -99,20 +103,11 @@ async fn send_cancel(info: &CancelInfo) -> Result<(), Error> {
                 Error::io(format!("cannot connect to {} to cancel", path.display()), e)
             })?,
         };
-    let io_error = |e| Error::io("sending the cancel request failed", e);
-    let mut sent = 0;
-    while let Some(rest) = packet.get(sent..).filter(|r| !r.is_empty()) {
-        let n = poll_fn(|cx| Pin::new(&mut *stream).poll_write(cx, rest))
-            .await
-            .map_err(io_error)?;
-        if n == 0 {
-            return Err(io_error(io::ErrorKind::WriteZero.into()));
-        }
-        sent += n;
+    if let Some((settings, host)) = &info.tls {
+        stream = start_tls(stream, settings, host).await?;
     }
-    poll_fn(|cx| Pin::new(&mut *stream).poll_flush(cx))
-        .await
-        .map_err(io_error)?;
+    let io_error = |e| Error::io("sending the cancel request failed", e);
+    write_all(&mut *stream, &packet).await.map_err(io_error)?;
     // The server closes the connection once it has signalled the backend.
     let mut buf = [0u8; 64];
     loop {
@@ -121,6 +116,52 @@ async fn send_cancel(info: &CancelInfo) -> Result<(), Error> {
             Ok(_) => {}
         }
     }
+}
+
+/// Writes all of `bytes` and flushes.
+async fn write_all(stream: &mut dyn AsyncStream, bytes: &[u8]) -> io::Result<()> {
+    let mut sent = 0;
+    while let Some(rest) = bytes.get(sent..).filter(|r| !r.is_empty()) {
+        let n = poll_fn(|cx| Pin::new(&mut *stream).poll_write(cx, rest)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        sent += n;
+    }
+    poll_fn(|cx| Pin::new(&mut *stream).poll_flush(cx)).await
+}
+
+/// Negotiates TLS for a cancel connection as for the session: direct, or SSLRequest
+/// and exactly one byte of answer (nothing more is read before the handshake, so no
+/// injected plain text can be taken for TLS data).
+async fn start_tls(
+    mut stream: Box<dyn AsyncStream>,
+    settings: &TlsSettings,
+    host: &str,
+) -> Result<Box<dyn AsyncStream>, Error> {
+    if !settings.direct() {
+        let mut request = BytesMut::new();
+        SslRequest
+            .encode(&mut request)
+            .map_err(|e| Error::usage(format!("cannot encode SSLRequest: {e}")))?;
+        let io_error = |e| Error::io("sending the cancel request failed", e);
+        write_all(&mut *stream, &request).await.map_err(io_error)?;
+        let mut answer = [0u8; 1];
+        let n = poll_fn(|cx| Pin::new(&mut *stream).poll_read(cx, &mut answer))
+            .await
+            .map_err(io_error)?;
+        match (n, answer) {
+            (1, [b'S']) => {}
+            (1, [b'N']) if !settings.required() => return Ok(stream),
+            (1, [b'N']) => return Err(Error::tls("TLS is required but the server refused it")),
+            _ => {
+                return Err(Error::tls(
+                    "the server did not answer the SSL request of the cancel connection",
+                ))
+            }
+        }
+    }
+    Ok(settings.handshake(stream, host).await?.0)
 }
 
 /// Runs `future` for at most `limit`: `None` if the time ran out first.

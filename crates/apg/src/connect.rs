@@ -8,18 +8,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apg_proto::auth::scram::ChannelBindingPolicy;
+use apg_proto::auth::AuthError;
 use apg_proto::connection::{Config as CoreConfig, Connection, Event, TlsNegotiation};
 
 use crate::cancel::{race, CancelInfo};
 use crate::client::Client;
-use crate::config::{
-    Config, ConfigError, Host, SslMode, Target as ResolvedTarget, TargetSessionAttrs,
-};
+use crate::config::{Config, ConfigError, Host, Target as ResolvedTarget, TargetSessionAttrs};
 use crate::driver::Driver;
 use crate::error::{Error, ErrorKind};
 use crate::row::SimpleQueryMessage;
 use crate::runtime::{AsyncStream, Keepalive, Runtime, TcpOptions};
 use crate::shared::Shared;
+use crate::tls::TlsSettings;
 
 impl From<ConfigError> for Error {
     /// A configuration that does not parse or resolve: [`ErrorKind::Config`] with the
@@ -63,33 +64,35 @@ impl Client {
     /// tried; `prefer-standby` tries every host for a standby first, then every host
     /// again for any server.
     ///
-    /// TLS is not implemented yet: `ssl_mode` `Disable`, `Allow` and `Prefer` connect in
-    /// plain text (`Prefer` does not try TLS first), and `Require`, `VerifyCa` and
-    /// `VerifyFull` fail with [`ErrorKind::Tls`] rather than fall back to plain text.
+    /// TLS follows `ssl_mode` as in libpq ([`SslMode`](crate::config::SslMode)): `Disable` and `Allow` connect
+    /// in plain text (`Allow` does not retry with TLS); `Prefer` asks for TLS and
+    /// continues in plain text if the server refuses; `Require` and stronger fail if
+    /// it refuses. `VerifyCa` checks the certificate chain against `sslrootcert`,
+    /// `VerifyFull` the host name too (the `host` entry, not `hostaddr`). With TLS,
+    /// SCRAM uses channel binding (SCRAM-SHA-256-PLUS) when the server offers it and
+    /// `channel_binding` allows. Unix sockets never use TLS. A host whose TLS
+    /// handshake or certificate fails is skipped like an unreachable one. Cancel
+    /// requests use the same TLS settings as the session.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Config`] for an unusable configuration (no user name, host and
     /// port lists of different lengths) or when every reachable server was of the
     /// wrong kind for `target_session_attrs` (the message says why each was
-    /// rejected); [`ErrorKind::Tls`] as above; [`ErrorKind::Io`] or
+    /// rejected); [`ErrorKind::Tls`] when TLS is required but refused or not built in
+    /// (feature `tls`), certificate files cannot be read, or the handshake or the
+    /// certificate check fails (the last host's error); [`ErrorKind::Io`] or
     /// [`ErrorKind::Timeout`] when no host could be reached (the last host's error);
     /// the server's error ([`ErrorKind::Db`]) for a refused session;
     /// [`ErrorKind::Auth`] when authentication cannot proceed.
     pub async fn connect(config: &Config, runtime: Arc<dyn Runtime>) -> Result<Self, Error> {
-        match config.ssl_mode {
-            SslMode::Disable | SslMode::Allow | SslMode::Prefer => {}
-            _ => {
-                return Err(Error::tls(
-                    "TLS is not supported yet: use ssl_mode disable, allow or prefer",
-                ))
-            }
-        }
+        // Built once: every host, and every cancel request, uses the same TLS settings.
+        let tls = TlsSettings::from_config(config)?.map(Arc::new);
         let resolved = config.resolve()?;
         let targets = resolved
             .targets
             .iter()
-            .map(|t| Ok((target(t)?, t.password.clone())))
+            .map(|t| Ok((target(t)?, t.password.clone(), tls_host(t))))
             .collect::<Result<Vec<_>, Error>>()?;
         if targets.is_empty() {
             return Err(Error::config("no host to connect to"));
@@ -103,14 +106,17 @@ impl Client {
         let mut unreachable = None;
         let mut rejected = Vec::new();
         for &wanted in passes {
-            for (target, password) in &targets {
+            for (target, password, host) in &targets {
                 let attempt = async {
                     let client = connect_one(
                         target,
                         config,
-                        &resolved.user,
-                        &resolved.dbname,
-                        password.as_deref(),
+                        Login {
+                            user: &resolved.user,
+                            dbname: &resolved.dbname,
+                            password: password.as_deref(),
+                        },
+                        tls.as_ref().map(|settings| (settings, host.as_str())),
                         &runtime,
                     )
                     .await?;
@@ -131,11 +137,12 @@ impl Client {
                 match result {
                     Ok(Ok(client)) => return Ok(client),
                     Ok(Err(why)) => rejected.push(format!("{target}: {why}")),
-                    // Not reached, or lost before start-up completed: try the next host.
+                    // Not reached, lost before start-up completed, or TLS failed (before
+                    // any authentication, as libpq sees it): try the next host.
                     Err(e)
                         if matches!(
                             e.kind(),
-                            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed
+                            ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Closed | ErrorKind::Tls
                         ) =>
                     {
                         unreachable = Some(e);
@@ -213,6 +220,18 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// The name TLS checks the certificate against (and sends as SNI): the host name,
+/// even when `hostaddr` says where to connect.
+fn tls_host(t: &ResolvedTarget) -> String {
+    match &t.host {
+        Host::Tcp(name) => name.clone(),
+        #[cfg(unix)]
+        Host::Unix(_) => String::new(),
+        #[allow(unreachable_patterns)]
+        _ => String::new(),
+    }
+}
+
 /// Where to connect for one resolved target.
 fn target(t: &ResolvedTarget) -> Result<Target, Error> {
     match (&t.host, t.hostaddr) {
@@ -249,36 +268,43 @@ fn random<const N: usize>() -> Result<[u8; N], Error> {
     Ok(bytes)
 }
 
-fn core_config(
-    config: &Config,
-    user: &str,
-    dbname: &str,
-    password: Option<&[u8]>,
-) -> Result<CoreConfig, Error> {
-    let mut core = CoreConfig::new(user);
-    core.database = Some(dbname.to_owned());
-    core.password = password.map(<[u8]>::to_vec);
+/// Who logs in, where.
+struct Login<'a> {
+    user: &'a str,
+    dbname: &'a str,
+    password: Option<&'a [u8]>,
+}
+
+fn core_config(config: &Config, login: &Login<'_>) -> Result<CoreConfig, Error> {
+    let mut core = CoreConfig::new(login.user);
+    core.database = Some(login.dbname.to_owned());
+    core.password = login.password.map(<[u8]>::to_vec);
     core.application_name.clone_from(&config.application_name);
     core.options.clone_from(&config.options);
     core.params.clone_from(&config.server_settings);
-    // TLS is not implemented: Prefer and Allow use plain text (see `Client::connect`).
-    core.tls = TlsNegotiation::Disabled;
     core.channel_binding = config.channel_binding;
     core.scram_nonce = Some(random()?);
     Ok(core)
 }
 
-/// One attempt: socket, start-up, driver.
+/// One attempt: socket, TLS, start-up, driver. `tls` is the session's TLS settings
+/// and the name to check the certificate against.
 async fn connect_one(
     target: &Target,
     config: &Config,
-    user: &str,
-    dbname: &str,
-    password: Option<&[u8]>,
+    login: Login<'_>,
+    tls: Option<(&Arc<TlsSettings>, &str)>,
     runtime: &Arc<dyn Runtime>,
 ) -> Result<Client, Error> {
-    let mut conn =
-        Connection::new(core_config(config, user, dbname, password)?).map_err(Error::from_core)?;
+    let mut core = core_config(config, &login)?;
+    // Unix sockets are local: no TLS over them, as in libpq.
+    let tls = tls.filter(|_| matches!(target, Target::Tcp(..)));
+    core.tls = match tls {
+        None => TlsNegotiation::Disabled,
+        Some((settings, _)) if settings.direct() => TlsNegotiation::Direct,
+        Some((settings, _)) if settings.required() => TlsNegotiation::Require,
+        Some(_) => TlsNegotiation::Prefer,
+    };
     let mut stream = match target {
         Target::Tcp(host, port) => {
             let options = TcpOptions {
@@ -300,12 +326,21 @@ async fn connect_one(
             .await
             .map_err(|e| Error::io(format!("cannot connect to {}", path.display()), e))?,
     };
-    handshake(&mut *stream, &mut conn).await?;
+    if let Some((settings, host)) = tls.filter(|(s, _)| s.direct()) {
+        // Direct TLS (PostgreSQL 17+): the handshake comes first, no SSLRequest.
+        let (tls_stream, end_point) = settings.handshake(stream, host).await?;
+        stream = tls_stream;
+        check_binding(end_point.as_deref(), config.channel_binding)?;
+        core.tls_server_end_point = end_point;
+    }
+    let mut conn = Connection::new(core).map_err(Error::from_core)?;
+    let stream = handshake(stream, &mut conn, tls, config.channel_binding).await?;
     let prefix = hex(&random::<4>()?);
     let cancel = conn.cancel_request().map(|request| {
         Arc::new(CancelInfo {
             runtime: Arc::clone(runtime),
             target: target.clone(),
+            tls: tls.map(|(settings, host)| (Arc::clone(settings), host.to_owned())),
             request,
             timeout: config
                 .connect_timeout
@@ -329,10 +364,29 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Runs start-up and authentication until the server is ready for queries.
-async fn handshake(stream: &mut dyn AsyncStream, conn: &mut Connection) -> Result<(), Error> {
+/// `channel_binding=require` over TLS needs a certificate whose signature algorithm
+/// defines a `tls-server-end-point` hash (not Ed25519, Ed448, RSASSA-PSS): checked
+/// right after the handshake, so the error names the reason and nothing of the
+/// start-up is sent.
+fn check_binding(end_point: Option<&[u8]>, binding: ChannelBindingPolicy) -> Result<(), Error> {
+    if end_point.is_none() && binding == ChannelBindingPolicy::Require {
+        return Err(Error::from_core(apg_proto::Error::Auth(
+            AuthError::UndefinedChannelBinding,
+        )));
+    }
+    Ok(())
+}
+
+/// Runs start-up and authentication until the server is ready for queries; starts
+/// TLS when the core asks. Returns the stream the session continues on.
+async fn handshake(
+    mut stream: Box<dyn AsyncStream>,
+    conn: &mut Connection,
+    tls: Option<(&Arc<TlsSettings>, &str)>,
+    binding: ChannelBindingPolicy,
+) -> Result<Box<dyn AsyncStream>, Error> {
     let mut buf = vec![0u8; 8192];
-    loop {
+    'io: loop {
         while let Some(bytes) = conn.poll_transmit() {
             let n = poll_fn(|cx| Pin::new(&mut *stream).poll_write(cx, bytes))
                 .await
@@ -350,7 +404,22 @@ async fn handshake(stream: &mut dyn AsyncStream, conn: &mut Connection) -> Resul
             .map_err(|e| Error::io("writing to the server failed", e))?;
         while let Some(event) = conn.poll_event() {
             match event {
-                Event::Connected => return Ok(()),
+                Event::Connected => return Ok(stream),
+                // The server answered SSLRequest with `S`, and nothing after it (the
+                // core refuses extra bytes: CVE-2021-23222). From here on every byte
+                // goes through TLS.
+                Event::StartTls => {
+                    let Some((settings, host)) = tls else {
+                        // The core only asks after an SSLRequest, sent only with TLS.
+                        return Err(Error::tls("TLS requested without TLS settings"));
+                    };
+                    let (tls_stream, end_point) = settings.handshake(stream, host).await?;
+                    stream = tls_stream;
+                    check_binding(end_point.as_deref(), binding)?;
+                    conn.tls_established(end_point)
+                        .map_err(|e| Error::usage(format!("TLS start-up out of order: {e}")))?;
+                    continue 'io;
+                }
                 Event::Closed(Some(e)) => return Err(Error::from_core(e)),
                 Event::Closed(None) => {
                     return Err(Error::from_core(apg_proto::Error::ConnectionLost))

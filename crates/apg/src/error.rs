@@ -28,7 +28,8 @@ pub enum ErrorKind {
     Timeout,
     /// The configuration cannot be used (no user name, an unsupported setting).
     Config,
-    /// TLS was required and is not available.
+    /// TLS failed: required but refused or not built in, a certificate that does not
+    /// verify, unreadable certificate files, a failed handshake.
     Tls,
     /// Authentication failed on the client side (an unsupported method, a missing
     /// password, a SCRAM verification failure, channel binding unavailable). A wrong
@@ -122,8 +123,17 @@ impl Error {
         Self::new(ErrorKind::Config, reason)
     }
 
-    pub(crate) fn tls(reason: &'static str) -> Self {
+    pub(crate) fn tls(reason: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Tls, reason)
+    }
+
+    /// A TLS failure with its cause (a rustls or file error).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn tls_caused(
+        reason: impl Into<Cow<'static, str>>,
+        cause: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self::new(ErrorKind::Tls, reason).with_source(cause)
     }
 
     pub(crate) fn conversion(context: String, error: ValueError) -> Self {

@@ -4,6 +4,12 @@
 //! `apg-tokio`, `apg-smol` and `apg-async-std` crates plug in a runtime. All protocol
 //! logic lives in the sans-IO core, [`apg_proto`].
 //!
+//! TLS (cargo feature `tls`, on by default) uses rustls with the ring provider,
+//! following libpq's `sslmode`, `sslrootcert`, `sslcert`/`sslkey` and
+//! `sslnegotiation` (see [`config`]); with TLS, SCRAM authentication is bound to the
+//! channel (SCRAM-SHA-256-PLUS). `rustls` is re-exported for
+//! `Config::tls_client_config`.
+//!
 //! A [`Client`] is a cheap, cloneable handle to one connection. Requests made
 //! concurrently through its clones are pipelined: encoded into one send buffer, written
 //! together, answered in order. A driver task, spawned on the runtime when the
@@ -43,6 +49,7 @@ mod shared;
 mod sqlstate;
 mod statement;
 mod stream;
+mod tls;
 mod transaction;
 
 pub use cancel::CancelToken;
@@ -78,6 +85,11 @@ pub mod types {
 }
 
 pub use apg_proto::message::Format;
+
+/// The rustls version apg uses (feature `tls`), for
+/// [`Config::tls_client_config`](config::Config::tls_client_config).
+#[cfg(feature = "tls")]
+pub use rustls;
 
 /// The types most programs use, for `use apg::prelude::*;` (the runtime crates
 /// re-export them).

@@ -16,7 +16,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use apg::config::Host;
+use apg::config::{Host, SslMode};
 use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpOptions};
 use apg::{Client, Config, ErrorKind};
 use apg_proto::message::backend::{
@@ -345,6 +345,8 @@ fn config() -> Config {
     config.hosts = vec![Host::Tcp("mock".into())];
     config.user = Some("alice".into());
     config.connect_timeout = Some(Duration::from_secs(10));
+    // The in-memory server speaks plain text only (no SSLRequest answer).
+    config.ssl_mode = SslMode::Disable;
     config
 }
 

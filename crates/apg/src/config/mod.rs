@@ -35,7 +35,10 @@
 //! | `port` (`PGPORT`) | one port, or one per host; an empty entry is 5432 |
 //! | `user` (`PGUSER`), `password` (`PGPASSWORD`), `dbname` (`PGDATABASE`) | who, with what, to which database |
 //! | `application_name` (`PGAPPNAME`), `options` (`PGOPTIONS`) | sent at start-up |
-//! | `sslmode` (`PGSSLMODE`) | `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full` |
+//! | `sslmode` (`PGSSLMODE`) | `disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full` (see [`SslMode`]) |
+//! | `sslrootcert` (`PGSSLROOTCERT`) | PEM file of trusted certificate authorities, or `system` for the platform's store; default `~/.postgresql/root.crt` if it exists |
+//! | `sslcert`, `sslkey` (`PGSSLCERT`, `PGSSLKEY`) | client certificate chain and its private key (PEM; PKCS#8, PKCS#1 or SEC1; unencrypted, not readable by group or others); default `~/.postgresql/postgresql.crt` and `.key` if the certificate exists |
+//! | `sslnegotiation` (`PGSSLNEGOTIATION`) | `postgres` (SSLRequest first) or `direct` (TLS at once, PostgreSQL 17+; needs `sslmode` `require` or stronger) |
 //! | `channel_binding` (`PGCHANNELBINDING`) | `disable`, `prefer`, `require` |
 //! | `connect_timeout` (`PGCONNECT_TIMEOUT`) | seconds per host; 0 or negative: none |
 //! | `keepalives` | 0 turns TCP keepalives off |
@@ -47,7 +50,7 @@
 //!
 //! Durations accept decimals (`1.5`), a superset of libpq's whole seconds. A name no
 //! PostgreSQL client knows is an error naming it, as in libpq; libpq parameters apg
-//! does not implement (`service`, `sslrootcert`, `load_balance_hosts`, ...) are
+//! does not implement (`service`, `sslcrl`, `load_balance_hosts`, ...) are
 //! errors too, so that no setting is silently ignored.
 
 use std::fmt;
@@ -104,23 +107,106 @@ impl fmt::Display for Host {
 }
 
 /// The libpq `sslmode` setting.
+///
+/// TLS needs the `tls` cargo feature (on by default); without it `Require` and
+/// stronger fail to connect with [`ErrorKind::Tls`](crate::ErrorKind::Tls). Unix
+/// sockets never use TLS, whatever the mode, as in libpq.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SslMode {
     /// Never TLS.
     Disable,
-    /// Plain text first; TLS only if the server refuses plain text.
+    /// Plain text. (libpq retries with TLS when the server refuses plain text; apg
+    /// does not, so this behaves as `Disable`.)
     Allow,
     /// TLS if the server offers it, plain text otherwise. Offers no protection against
-    /// an active attacker.
+    /// an active attacker. The certificate is not checked.
     #[default]
     Prefer,
-    /// TLS, without checking the certificate.
+    /// TLS; the certificate is not checked unless a root certificate is configured
+    /// (`sslrootcert`, or `~/.postgresql/root.crt` exists): then as `VerifyCa`, as in
+    /// libpq.
     Require,
-    /// TLS, with a certificate signed by a trusted authority.
+    /// TLS, with a certificate chain signed by a trusted authority (`sslrootcert`);
+    /// the host name is not checked.
     VerifyCa,
-    /// TLS, with a trusted certificate for the host name.
+    /// TLS, with a trusted certificate for the host name (not `hostaddr`).
     VerifyFull,
+}
+
+/// The libpq `sslrootcert` setting: whom to trust for `verify-ca` and `verify-full`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SslRootCert {
+    /// A PEM file of certificate authorities.
+    File(PathBuf),
+    /// The platform's trust store (`sslrootcert=system`, read with
+    /// `rustls-native-certs`). `prefer`, `require` and `verify-ca` then act as
+    /// `verify-full` (libpq makes `verify-full` the default with it and refuses weaker
+    /// modes); `disable` and `allow` stay plain text.
+    System,
+}
+
+/// The libpq `sslnegotiation` setting: how TLS starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SslNegotiation {
+    /// Ask with SSLRequest first, then start TLS if the server agrees.
+    #[default]
+    Postgres,
+    /// Start TLS at once with ALPN `postgresql` (PostgreSQL 17 and later), saving a
+    /// round trip. Only with `sslmode` `require` or stronger; never falls back.
+    Direct,
+}
+
+impl SslNegotiation {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Direct => "direct",
+        }
+    }
+}
+
+impl FromStr for SslNegotiation {
+    type Err = ConfigError;
+
+    /// Reads the libpq spelling; anything else is [`ConfigError::InvalidValue`].
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "postgres" => Ok(Self::Postgres),
+            "direct" => Ok(Self::Direct),
+            _ => Err(ConfigError::InvalidValue {
+                parameter: "sslnegotiation",
+                value: s.into(),
+                origin: Origin::ConnString,
+            }),
+        }
+    }
+}
+
+/// A ready rustls client configuration ([`Config::tls_client_config`]). Two are
+/// equal when they are the same `Arc`.
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub struct TlsClientConfig(pub std::sync::Arc<rustls::ClientConfig>);
+
+#[cfg(feature = "tls")]
+impl PartialEq for TlsClientConfig {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Eq for TlsClientConfig {}
+
+#[cfg(feature = "tls")]
+impl fmt::Debug for TlsClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsClientConfig(..)")
+    }
 }
 
 impl SslMode {
@@ -280,6 +366,18 @@ pub struct Config {
     pub server_settings: Vec<(String, String)>,
     /// TLS policy.
     pub ssl_mode: SslMode,
+    /// Trusted certificate authorities (`sslrootcert`).
+    pub ssl_root_cert: Option<SslRootCert>,
+    /// Client certificate chain, PEM (`sslcert`).
+    pub ssl_cert: Option<PathBuf>,
+    /// The client certificate's private key, PEM (`sslkey`).
+    pub ssl_key: Option<PathBuf>,
+    /// How TLS starts (`sslnegotiation`).
+    pub ssl_negotiation: SslNegotiation,
+    /// A rustls configuration to use instead of the one built from the `ssl*`
+    /// settings ([`Config::tls_client_config`]).
+    #[cfg(feature = "tls")]
+    pub tls_client_config: Option<TlsClientConfig>,
     /// SCRAM channel binding policy.
     pub channel_binding: ChannelBindingPolicy,
     /// Bound on establishing each connection (per host), start-up included.
@@ -316,6 +414,12 @@ impl Default for Config {
             options: None,
             server_settings: Vec::new(),
             ssl_mode: SslMode::Prefer,
+            ssl_root_cert: None,
+            ssl_cert: None,
+            ssl_key: None,
+            ssl_negotiation: SslNegotiation::Postgres,
+            #[cfg(feature = "tls")]
+            tls_client_config: None,
             channel_binding: ChannelBindingPolicy::Prefer,
             connect_timeout: None,
             keepalives: true,
@@ -332,8 +436,8 @@ impl Default for Config {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("hosts", &self.hosts)
+        let mut f = f.debug_struct("Config");
+        f.field("hosts", &self.hosts)
             .field("hostaddrs", &self.hostaddrs)
             .field("ports", &self.ports)
             .field("user", &self.user)
@@ -343,6 +447,10 @@ impl fmt::Debug for Config {
             .field("options", &self.options)
             .field("server_settings", &self.server_settings)
             .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
+            .field("ssl_cert", &self.ssl_cert)
+            .field("ssl_key", &self.ssl_key)
+            .field("ssl_negotiation", &self.ssl_negotiation)
             .field("channel_binding", &self.channel_binding)
             .field("connect_timeout", &self.connect_timeout)
             .field("keepalives", &self.keepalives)
@@ -352,13 +460,16 @@ impl fmt::Debug for Config {
             .field("target_session_attrs", &self.target_session_attrs)
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("command_timeout", &self.command_timeout)
-            .field("passfile", &self.passfile)
-            .finish()
+            .field("passfile", &self.passfile);
+        #[cfg(feature = "tls")]
+        f.field("tls_client_config", &self.tls_client_config);
+        f.finish()
     }
 }
 
-/// A URL with the password replaced by `***`. `server_settings` are not shown (URLs
-/// have no parameter for them); everything else parses back to an equal `Config`.
+/// A URL with the password replaced by `***`. `server_settings` and
+/// `tls_client_config` are not shown (URLs have no parameter for them); everything
+/// else parses back to an equal `Config`.
 impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&url::render(self, url::Password::Redacted))
@@ -383,7 +494,8 @@ impl Config {
 
     /// A configuration from the libpq `PG*` environment variables alone (`PGHOST`,
     /// `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`,
-    /// `PGOPTIONS`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`, `PGCHANNELBINDING`,
+    /// `PGOPTIONS`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`,
+    /// `PGSSLKEY`, `PGSSLNEGOTIATION`, `PGCHANNELBINDING`,
     /// `PGTARGETSESSIONATTRS`, `PGPASSFILE`). Unset, empty and non-UTF-8 variables
     /// are ignored.
     ///
@@ -536,6 +648,66 @@ impl Config {
         self
     }
 
+    /// Sets the trusted certificate authorities (`sslrootcert`).
+    #[must_use]
+    pub fn ssl_root_cert(mut self, root: SslRootCert) -> Self {
+        self.ssl_root_cert = Some(root);
+        self
+    }
+
+    /// Sets the client certificate chain (`sslcert`, PEM).
+    #[must_use]
+    pub fn ssl_cert(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_cert = Some(path.into());
+        self
+    }
+
+    /// Sets the client certificate's private key (`sslkey`, PEM).
+    #[must_use]
+    pub fn ssl_key(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_key = Some(path.into());
+        self
+    }
+
+    /// Sets how TLS starts (`sslnegotiation`).
+    #[must_use]
+    pub fn ssl_negotiation(mut self, negotiation: SslNegotiation) -> Self {
+        self.ssl_negotiation = negotiation;
+        self
+    }
+
+    /// Uses `tls` for the TLS handshake instead of a configuration built from
+    /// `sslrootcert`, `sslcert` and `sslkey`: its certificate verifier, roots, client
+    /// certificate and ALPN apply as they are (ALPN `postgresql` is added for
+    /// `sslnegotiation=direct`). `ssl_mode` still decides whether TLS is tried or
+    /// required, but no longer how the certificate is checked. Build it with the
+    /// `rustls` that apg re-exports (`apg::rustls`).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use apg::rustls;
+    ///
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// // roots.add(...) for each trusted authority
+    /// let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+    ///     rustls::crypto::ring::default_provider(),
+    /// ))
+    /// .with_safe_default_protocol_versions()
+    /// .unwrap()
+    /// .with_root_certificates(roots)
+    /// .with_no_client_auth();
+    /// let config = apg::Config::new()
+    ///     .host("db.example.com")
+    ///     .ssl_mode(apg::config::SslMode::VerifyFull)
+    ///     .tls_client_config(Arc::new(tls));
+    /// ```
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls_client_config(mut self, tls: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls_client_config = Some(TlsClientConfig(tls));
+        self
+    }
+
     /// Sets the SCRAM channel binding policy.
     #[must_use]
     pub fn channel_binding(mut self, policy: ChannelBindingPolicy) -> Self {
@@ -657,6 +829,26 @@ impl Config {
     /// The TLS policy.
     pub fn get_ssl_mode(&self) -> SslMode {
         self.ssl_mode
+    }
+
+    /// The trusted certificate authorities, if set.
+    pub fn get_ssl_root_cert(&self) -> Option<&SslRootCert> {
+        self.ssl_root_cert.as_ref()
+    }
+
+    /// The client certificate path, if set.
+    pub fn get_ssl_cert(&self) -> Option<&std::path::Path> {
+        self.ssl_cert.as_deref()
+    }
+
+    /// The client key path, if set.
+    pub fn get_ssl_key(&self) -> Option<&std::path::Path> {
+        self.ssl_key.as_deref()
+    }
+
+    /// How TLS starts.
+    pub fn get_ssl_negotiation(&self) -> SslNegotiation {
+        self.ssl_negotiation
     }
 
     /// The SCRAM channel binding policy.

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ChannelBindingPolicy, Config, ConfigError, Host, Origin};
+use super::{ChannelBindingPolicy, Config, ConfigError, Host, Origin, SslRootCert};
 
 /// The port used when none is given, for every host.
 pub(crate) const DEFAULT_PORT: u16 = 5432;
@@ -25,6 +25,10 @@ pub(crate) enum Key {
     ApplicationName,
     Options,
     SslMode,
+    SslRootCert,
+    SslCert,
+    SslKeyFile,
+    SslNegotiation,
     ChannelBinding,
     ConnectTimeout,
     Keepalives,
@@ -38,7 +42,7 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    pub(crate) const ALL: [Self; 19] = [
+    pub(crate) const ALL: [Self; 23] = [
         Self::Host,
         Self::Hostaddr,
         Self::Port,
@@ -48,6 +52,10 @@ impl Key {
         Self::ApplicationName,
         Self::Options,
         Self::SslMode,
+        Self::SslRootCert,
+        Self::SslCert,
+        Self::SslKeyFile,
+        Self::SslNegotiation,
         Self::ChannelBinding,
         Self::ConnectTimeout,
         Self::Keepalives,
@@ -72,6 +80,10 @@ impl Key {
             Self::ApplicationName => "application_name",
             Self::Options => "options",
             Self::SslMode => "sslmode",
+            Self::SslRootCert => "sslrootcert",
+            Self::SslCert => "sslcert",
+            Self::SslKeyFile => "sslkey",
+            Self::SslNegotiation => "sslnegotiation",
             Self::ChannelBinding => "channel_binding",
             Self::ConnectTimeout => "connect_timeout",
             Self::Keepalives => "keepalives",
@@ -97,6 +109,10 @@ impl Key {
             Self::ApplicationName => Some("PGAPPNAME"),
             Self::Options => Some("PGOPTIONS"),
             Self::SslMode => Some("PGSSLMODE"),
+            Self::SslRootCert => Some("PGSSLROOTCERT"),
+            Self::SslCert => Some("PGSSLCERT"),
+            Self::SslKeyFile => Some("PGSSLKEY"),
+            Self::SslNegotiation => Some("PGSSLNEGOTIATION"),
             Self::ChannelBinding => Some("PGCHANNELBINDING"),
             Self::ConnectTimeout => Some("PGCONNECT_TIMEOUT"),
             Self::TargetSessionAttrs => Some("PGTARGETSESSIONATTRS"),
@@ -149,16 +165,12 @@ const UNSUPPORTED: &[&str] = &[
     "service",
     "ssl_max_protocol_version",
     "ssl_min_protocol_version",
-    "sslcert",
     "sslcertmode",
     "sslcompression",
     "sslcrl",
     "sslcrldir",
-    "sslkey",
     "sslkeylogfile",
-    "sslnegotiation",
     "sslpassword",
-    "sslrootcert",
     "sslsni",
     "tcp_user_timeout",
 ];
@@ -203,6 +215,17 @@ pub(crate) fn apply(
         Key::ApplicationName => config.application_name = Some(text.into()),
         Key::Options => config.options = Some(text.into()),
         Key::SslMode => config.ssl_mode = text.parse().map_err(|_| invalid())?,
+        Key::SslRootCert => {
+            config.ssl_root_cert = non_empty(text).map(|t| match t.as_str() {
+                "system" => SslRootCert::System,
+                _ => SslRootCert::File(PathBuf::from(t)),
+            });
+        }
+        Key::SslCert => config.ssl_cert = non_empty(text).map(PathBuf::from),
+        Key::SslKeyFile => config.ssl_key = non_empty(text).map(PathBuf::from),
+        Key::SslNegotiation => {
+            config.ssl_negotiation = text.parse().map_err(|_| invalid())?;
+        }
         Key::ChannelBinding => {
             config.channel_binding = parse_channel_binding(text).ok_or_else(invalid)?;
         }
@@ -430,7 +453,7 @@ mod tests {
             assert_eq!(Key::lookup(key.name(), Origin::Url), Ok(key));
         }
         assert!(matches!(
-            Key::lookup("sslrootcert", Origin::Url),
+            Key::lookup("sslcrl", Origin::Url),
             Err(ConfigError::UnsupportedParameter { .. })
         ));
         assert!(matches!(

@@ -255,8 +255,8 @@ fn url_structure_errors() {
         "invalid sslmode \"maybe\" in URL"
     );
     assert_eq!(
-        parse_err("postgresql://host?sslrootcert=/x"),
-        "parameter \"sslrootcert\" in URL is not supported by apg"
+        parse_err("postgresql://host?sslcrl=/x"),
+        "parameter \"sslcrl\" in URL is not supported by apg"
     );
     // Empty query segments are tolerated.
     assert_eq!(
@@ -1118,4 +1118,85 @@ proptest! {
         let file = PassFile::parse(&bytes);
         let _ = file.find("h", 5432, "d", "u");
     }
+}
+
+// ---- TLS parameters ---------------------------------------------------------------
+
+#[test]
+fn tls_parameters() {
+    let c = parse(
+        "postgresql://h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem\
+         &sslcert=/c/client.crt&sslkey=/c/client.key&sslnegotiation=direct",
+    );
+    assert_eq!(c.ssl_mode, SslMode::VerifyFull);
+    assert_eq!(
+        c.ssl_root_cert,
+        Some(SslRootCert::File("/etc/ca.pem".into()))
+    );
+    assert_eq!(c.ssl_cert.as_deref(), Some(Path::new("/c/client.crt")));
+    assert_eq!(c.ssl_key.as_deref(), Some(Path::new("/c/client.key")));
+    assert_eq!(c.ssl_negotiation, SslNegotiation::Direct);
+    // Rendered and parsed back unchanged.
+    assert_eq!(url::render(&c, Password::Clear).parse::<Config>(), Ok(c));
+
+    let c = parse("host=h sslrootcert=system sslnegotiation=postgres");
+    assert_eq!(c.ssl_root_cert, Some(SslRootCert::System));
+    assert_eq!(c.ssl_negotiation, SslNegotiation::Postgres);
+    assert_eq!(parse("host=h sslrootcert=''").ssl_root_cert, None);
+    assert!(parse_err("host=h sslnegotiation=fast").contains("sslnegotiation"));
+
+    let built = Config::new()
+        .host("h")
+        .ssl_root_cert(SslRootCert::System)
+        .ssl_cert("/c/client.crt")
+        .ssl_key("/c/client.key")
+        .ssl_negotiation(SslNegotiation::Direct);
+    assert_eq!(built.get_ssl_root_cert(), Some(&SslRootCert::System));
+    assert_eq!(built.get_ssl_cert(), Some(Path::new("/c/client.crt")));
+    assert_eq!(built.get_ssl_key(), Some(Path::new("/c/client.key")));
+    assert_eq!(built.get_ssl_negotiation(), SslNegotiation::Direct);
+}
+
+#[test]
+fn tls_parameters_from_the_environment() {
+    let env = env_of(&[
+        ("PGSSLROOTCERT", "/env/root.crt"),
+        ("PGSSLCERT", "/env/c.crt"),
+        ("PGSSLKEY", "/env/c.key"),
+        ("PGSSLNEGOTIATION", "direct"),
+    ]);
+    let c = Config::from_env_lookup(&env).unwrap();
+    assert_eq!(
+        c.ssl_root_cert,
+        Some(SslRootCert::File("/env/root.crt".into()))
+    );
+    assert_eq!(c.ssl_cert.as_deref(), Some(Path::new("/env/c.crt")));
+    assert_eq!(c.ssl_key.as_deref(), Some(Path::new("/env/c.key")));
+    assert_eq!(c.ssl_negotiation, SslNegotiation::Direct);
+    // Explicit settings win.
+    let c =
+        Config::parse_with_env_lookup("sslrootcert=system sslnegotiation=postgres", &env).unwrap();
+    assert_eq!(c.ssl_root_cert, Some(SslRootCert::System));
+    assert_eq!(c.ssl_negotiation, SslNegotiation::Postgres);
+    let e = Config::from_env_lookup(env_of(&[("PGSSLNEGOTIATION", "x")])).unwrap_err();
+    assert!(e.to_string().contains("PGSSLNEGOTIATION"), "{e}");
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_client_config_is_compared_by_identity() {
+    use std::sync::Arc;
+    let tls = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth(),
+    );
+    let a = Config::new().tls_client_config(Arc::clone(&tls));
+    assert_eq!(a, Config::new().tls_client_config(tls));
+    assert_ne!(a, Config::new());
+    assert!(format!("{a:?}").contains("TlsClientConfig"));
 }

@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 use super::param::{self, Key, DEFAULT_PORT};
-use super::{Config, ConfigError, Host, Origin};
+use super::{Config, ConfigError, Host, Origin, SslRootCert};
 
 /// The schemes libpq accepts.
 const SCHEMES: [&str; 2] = ["postgresql://", "postgres://"];
@@ -313,6 +313,22 @@ pub(crate) fn render(config: &Config, password: Password) -> String {
     }
     if config.ssl_mode != defaults.ssl_mode {
         query.push(("sslmode", config.ssl_mode.as_str().into()));
+    }
+    match &config.ssl_root_cert {
+        Some(SslRootCert::System) => query.push(("sslrootcert", "system".into())),
+        Some(SslRootCert::File(path)) => {
+            query.push(("sslrootcert", path.to_string_lossy().into_owned()));
+        }
+        None => {}
+    }
+    if let Some(path) = &config.ssl_cert {
+        query.push(("sslcert", path.to_string_lossy().into_owned()));
+    }
+    if let Some(path) = &config.ssl_key {
+        query.push(("sslkey", path.to_string_lossy().into_owned()));
+    }
+    if config.ssl_negotiation != defaults.ssl_negotiation {
+        query.push(("sslnegotiation", config.ssl_negotiation.as_str().into()));
     }
     if config.channel_binding != defaults.channel_binding {
         let name = param::channel_binding_name(config.channel_binding);

@@ -27,8 +27,10 @@
 pub mod common;
 mod copy_rows;
 mod pool;
+mod tls;
 pub use copy_rows::*;
 pub use pool::*;
+pub use tls::*;
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -36,7 +38,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use apg::config::{Host, SslMode, TargetSessionAttrs};
+use apg::config::{Host, TargetSessionAttrs};
 use apg::types::Type;
 use apg::{
     Client, ErrorKind, IsolationLevel, Runtime, SimpleQueryMessage, SqlState, TransactionOptions,
@@ -78,6 +80,10 @@ macro_rules! apg_suite {
             stream_inside_a_transaction,
             connect_timeout_bounds_startup,
             tls_modes,
+            tls_certificate_checks,
+            tls_channel_binding,
+            tls_session_traffic,
+            tls_pool,
             authentication_methods,
             unix_socket,
             close_ends_the_connection,
@@ -1099,27 +1105,6 @@ pub async fn connect_timeout_bounds_startup(rt: Arc<dyn Runtime>) {
         1
     );
     drop(listener);
-}
-
-pub async fn tls_modes(rt: Arc<dyn Runtime>) {
-    for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
-        let mut config = test_config();
-        config.ssl_mode = mode;
-        let e = Client::connect(&config, Arc::clone(&rt)).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Tls);
-    }
-    for mode in [SslMode::Disable, SslMode::Allow, SslMode::Prefer] {
-        let mut config = test_config();
-        config.ssl_mode = mode;
-        let client = connect_with(&rt, config).await;
-        assert_eq!(
-            client
-                .query_scalar::<i32, _>("SELECT 1", &[])
-                .await
-                .unwrap(),
-            1
-        );
-    }
 }
 
 pub async fn authentication_methods(rt: Arc<dyn Runtime>) {

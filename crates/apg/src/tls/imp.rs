@@ -1,0 +1,718 @@
+//! The rustls side: settings from a [`Config`], the handshake and the stream.
+
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use apg_proto::auth::scram::tls_server_end_point;
+use futures_io::{AsyncRead, AsyncWrite};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme,
+};
+
+use super::signature_hash;
+use crate::config::{Config, SslMode, SslNegotiation, SslRootCert};
+use crate::error::Error;
+use crate::runtime::AsyncStream;
+
+/// ALPN protocol name PostgreSQL requires for direct TLS (IANA registry).
+const ALPN_POSTGRESQL: &[u8] = b"postgresql";
+
+/// How one connection (and its cancel requests) uses TLS.
+#[derive(Debug)]
+pub(crate) struct TlsSettings {
+    /// TLS is required: a server that refuses it is an error.
+    required: bool,
+    /// The host name must match the certificate.
+    verify_name: bool,
+    /// Start TLS at once (PostgreSQL 17+) rather than after SSLRequest.
+    direct: bool,
+    config: Arc<ClientConfig>,
+}
+
+impl TlsSettings {
+    /// What `config` asks for; `None` for plain text (`disable`, `allow`). Reads the
+    /// certificate files once, so every host and cancel request uses the same ones.
+    pub(crate) fn from_config(config: &Config) -> Result<Option<Self>, Error> {
+        let system = matches!(config.ssl_root_cert, Some(SslRootCert::System));
+        let mode = match config.ssl_mode {
+            SslMode::Disable | SslMode::Allow => return Ok(None),
+            // libpq makes verify-full the default with the platform store and refuses
+            // anything weaker; apg cannot tell a default mode from a chosen one.
+            _ if system => SslMode::VerifyFull,
+            mode => mode,
+        };
+        let direct = config.ssl_negotiation == SslNegotiation::Direct;
+        if direct && mode == SslMode::Prefer {
+            return Err(Error::tls(
+                "sslnegotiation=direct needs sslmode require, verify-ca or verify-full",
+            ));
+        }
+        let defaults_dir = pg_dir();
+        let root = match &config.ssl_root_cert {
+            Some(SslRootCert::File(path)) => Some(Roots::File(path.clone())),
+            Some(SslRootCert::System) => Some(Roots::System),
+            None => defaults_dir
+                .as_ref()
+                .map(|dir| dir.join("root.crt"))
+                .filter(|p| p.exists())
+                .map(Roots::File),
+        };
+        let verify = match mode {
+            SslMode::VerifyCa | SslMode::VerifyFull => true,
+            // With a root certificate, require checks the chain, as libpq does.
+            SslMode::Require => root.is_some(),
+            _ => false,
+        };
+        let verify_name = mode == SslMode::VerifyFull;
+        let mut client_config = match (&config.tls_client_config, root) {
+            (Some(custom), _) => Arc::clone(&custom.0),
+            (None, Some(root)) if verify => {
+                let roots = Arc::new(root.load()?);
+                let inner = WebPkiServerVerifier::builder_with_provider(roots, provider())
+                    .build()
+                    .map_err(|e| Error::tls_caused("unusable root certificates", e))?;
+                let verifier: Arc<dyn ServerCertVerifier> = if verify_name {
+                    inner
+                } else {
+                    Arc::new(ChainOnly(inner))
+                };
+                build(config, defaults_dir.as_deref(), verifier)?
+            }
+            // Never "no verification" when verification was asked for (libpq: the
+            // root certificate file does not exist).
+            (None, None) if verify => {
+                return Err(Error::tls(format!(
+                    "sslmode={mode} needs trusted certificates: set sslrootcert (a PEM \
+                     file, or `system` for the platform's store) or create \
+                     ~/.postgresql/root.crt"
+                )))
+            }
+            (None, _) => build(config, defaults_dir.as_deref(), Arc::new(NoVerification))?,
+        };
+        if direct
+            && !client_config
+                .alpn_protocols
+                .iter()
+                .any(|p| p == ALPN_POSTGRESQL)
+        {
+            let mut with_alpn = (*client_config).clone();
+            with_alpn.alpn_protocols.push(ALPN_POSTGRESQL.to_vec());
+            client_config = Arc::new(with_alpn);
+        }
+        Ok(Some(Self {
+            required: mode != SslMode::Prefer,
+            verify_name,
+            direct,
+            config: client_config,
+        }))
+    }
+
+    /// Whether TLS starts at once, without SSLRequest.
+    pub(crate) fn direct(&self) -> bool {
+        self.direct
+    }
+
+    /// Whether a server refusing TLS is an error.
+    pub(crate) fn required(&self) -> bool {
+        self.required
+    }
+
+    /// Runs the TLS handshake over `stream` for `host`, and returns the encrypted stream
+    /// with the server certificate's `tls-server-end-point` hash (`None` when its
+    /// signature algorithm defines none).
+    pub(crate) async fn handshake(
+        &self,
+        stream: Box<dyn AsyncStream>,
+        host: &str,
+    ) -> Result<(Box<dyn AsyncStream>, Option<Vec<u8>>), Error> {
+        let name = match ServerName::try_from(host) {
+            Ok(name) => name.to_owned(),
+            Err(_) if self.verify_name => {
+                return Err(Error::tls(format!(
+                    "{host:?} is not a valid host name for certificate verification"
+                )))
+            }
+            // Not checked against the certificate; an address sends no SNI.
+            Err(_) => ServerName::IpAddress(std::net::Ipv4Addr::UNSPECIFIED.into()),
+        };
+        let conn = ClientConnection::new(Arc::clone(&self.config), name)
+            .map_err(|e| Error::tls_caused("cannot start TLS", e))?;
+        let mut tls = TlsStream::new(stream, conn);
+        poll_fn(|cx| tls.poll_handshake(cx))
+            .await
+            .map_err(|e| match tls_error(&e) {
+                Some(cause) => Error::tls_caused(describe(cause), cause.clone()),
+                None => Error::io("TLS handshake failed", e),
+            })?;
+        let end_point = tls.end_point();
+        Ok((Box::new(tls), end_point))
+    }
+}
+
+/// A message for a handshake failure, in libpq's terms where they help.
+fn describe(error: &rustls::Error) -> String {
+    match error {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "TLS handshake failed: the server certificate is not signed by a trusted \
+             authority (sslrootcert)"
+                .to_owned()
+        }
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => "TLS handshake failed: the server certificate does not match the host name \
+              (sslmode=verify-full)"
+            .to_owned(),
+        other => format!("TLS handshake failed: {other}"),
+    }
+}
+
+/// The rustls error inside an I/O error made by [`TlsStream`], if that is what it is.
+fn tls_error(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Where libpq looks for default certificates: `~/.postgresql`, on Windows
+/// `%APPDATA%\postgresql`.
+fn pg_dir() -> Option<PathBuf> {
+    let (var, dir) = if cfg!(windows) {
+        ("APPDATA", "postgresql")
+    } else {
+        ("HOME", ".postgresql")
+    };
+    std::env::var_os(var)
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(dir))
+}
+
+enum Roots {
+    File(PathBuf),
+    System,
+}
+
+impl Roots {
+    fn load(&self) -> Result<RootCertStore, Error> {
+        let mut store = RootCertStore::empty();
+        match self {
+            Self::File(path) => {
+                let pem = read(path, "root certificate file")?;
+                for cert in CertificateDer::pem_slice_iter(&pem) {
+                    let cert = cert.map_err(|e| {
+                        Error::tls_caused(format!("cannot read {}", path.display()), e)
+                    })?;
+                    store.add(cert).map_err(|e| {
+                        Error::tls_caused(format!("unusable certificate in {}", path.display()), e)
+                    })?;
+                }
+                if store.is_empty() {
+                    return Err(Error::tls(format!(
+                        "no certificate in root certificate file {}",
+                        path.display()
+                    )));
+                }
+            }
+            Self::System => {
+                let found = rustls_native_certs::load_native_certs();
+                // Unparsable entries of the platform store are skipped, as OpenSSL does.
+                store.add_parsable_certificates(found.certs);
+                if store.is_empty() {
+                    return Err(Error::tls(
+                        "sslrootcert=system: no certificate found in the platform's store",
+                    ));
+                }
+            }
+        }
+        Ok(store)
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path)
+        .map_err(|e| Error::tls_caused(format!("cannot read {what} {}", path.display()), e))
+}
+
+/// A client configuration with `verifier` and the client certificate, if any.
+fn build(
+    config: &Config,
+    pg_dir: Option<&Path>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<Arc<ClientConfig>, Error> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::tls_caused("no TLS version available", e))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let default = |name: &str| pg_dir.map(|dir| dir.join(name));
+    // libpq uses ~/.postgresql/postgresql.crt when it exists and no sslcert is set.
+    let cert_path = match &config.ssl_cert {
+        Some(path) => Some(path.clone()),
+        None => default("postgresql.crt").filter(|p| p.exists()),
+    };
+    let Some(cert_path) = cert_path else {
+        return Ok(Arc::new(builder.with_no_client_auth()));
+    };
+    let key_path = match &config.ssl_key {
+        Some(path) => path.clone(),
+        None => default("postgresql.key").unwrap_or_else(|| PathBuf::from("postgresql.key")),
+    };
+    let pem = read(&cert_path, "client certificate file")?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::tls_caused(format!("cannot read {}", cert_path.display()), e))?;
+    if chain.is_empty() {
+        return Err(Error::tls(format!(
+            "no certificate in client certificate file {}",
+            cert_path.display()
+        )));
+    }
+    check_key_permissions(&key_path)?;
+    let key_pem = read(&key_path, "client key file")?;
+    // PKCS#8, PKCS#1 (RSA) or SEC1 (EC), whichever the file holds.
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+        Error::tls_caused(
+            format!("no usable private key in {}", key_path.display()),
+            e,
+        )
+    })?;
+    let client = builder
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| Error::tls_caused("the client certificate and key do not fit", e))?;
+    Ok(Arc::new(client))
+}
+
+/// libpq refuses a private key file others can read: on Unix its mode must be 0600
+/// or stricter (0640 when owned by root, for keys shared with a group).
+#[cfg(unix)]
+fn check_key_permissions(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::tls_caused(format!("cannot read client key file {}", path.display()), e)
+    })?;
+    let forbidden = if meta.uid() == 0 { 0o037 } else { 0o077 };
+    if meta.is_file() && meta.mode() & forbidden != 0 {
+        return Err(Error::tls(format!(
+            "private key file {} has group or world access; permissions should be u=rw \
+             (0600) or less",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_key_permissions(_path: &Path) -> Result<(), Error> {
+    Ok(())
+}
+
+/// `verify-ca`: the chain must lead to a trusted root; the name is not checked.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            // The name is checked only after the chain verified, so this error means
+            // "trusted, for another name".
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// `prefer` and `require` without a root certificate: any certificate is accepted, as
+/// in libpq. The handshake signature is still checked, so the peer holds the key of
+/// the certificate that channel binding hashes.
+#[derive(Debug)]
+struct NoVerification;
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, &algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, &algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A TLS client stream over any futures-io byte stream.
+///
+/// rustls keeps the record buffers; this type moves bytes between them and the socket
+/// as the caller polls. Plain text is copied once each way (into rustls when written,
+/// out of its decrypted buffer when read); records go straight between rustls and the
+/// socket.
+pub(crate) struct TlsStream<S> {
+    io: S,
+    conn: ClientConnection,
+    /// The server closed the TCP stream (no more records will come).
+    eof: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
+    pub(crate) fn new(io: S, conn: ClientConnection) -> Self {
+        Self {
+            io,
+            conn,
+            eof: false,
+        }
+    }
+
+    /// The server certificate's `tls-server-end-point` hash; `None` when its
+    /// signature algorithm defines none.
+    pub(crate) fn end_point(&self) -> Option<Vec<u8>> {
+        let leaf = self.conn.peer_certificates()?.first()?;
+        tls_server_end_point(signature_hash(leaf), leaf).ok()
+    }
+
+    /// Writes queued TLS records to the socket until rustls has none left.
+    fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.conn.wants_write() {
+            let mut io = SyncIo {
+                io: &mut self.io,
+                cx,
+            };
+            match self.conn.write_tls(&mut io) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Poll::Pending,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Reads records from the socket and decrypts them. `Ok(0)` at the end of the
+    /// stream.
+    fn poll_read_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut io = SyncIo {
+            io: &mut self.io,
+            cx,
+        };
+        let n = match self.conn.read_tls(&mut io) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Poll::Pending,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if n == 0 {
+            self.eof = true;
+            return Poll::Ready(Ok(0));
+        }
+        if let Err(e) = self.conn.process_new_packets() {
+            // Best effort: tell the server why (rustls queued an alert).
+            let _ = self.poll_write_tls(cx);
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.poll_write_tls(cx))?;
+            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            if !self.conn.is_handshaking() {
+                return Poll::Ready(Ok(()));
+            }
+            if ready!(self.poll_read_tls(cx))? == 0 {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection during the TLS handshake",
+                )));
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            match this.conn.reader().read(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // The server ended the TCP stream without close_notify: a truncation
+                // attack or a crash; either way the connection is lost.
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            if this.eof {
+                return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
+            }
+            // Answers rustls owes the server (key updates, alerts) go out first.
+            if this.poll_write_tls(cx)?.is_pending() && !this.conn.wants_read() {
+                return Poll::Pending;
+            }
+            if ready!(this.poll_read_tls(cx))? == 0 {
+                // Loop once more: the reader reports a clean close or the truncation.
+                continue;
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        loop {
+            // rustls buffers up to its limit (64 KiB by default) and encrypts.
+            let n = this.conn.writer().write(buf)?;
+            if n > 0 {
+                // Push records out now, so progress needs no flush and the buffer
+                // never holds more than one limit's worth; Pending just means later.
+                let _ = this.poll_write_tls(cx)?;
+                return Poll::Ready(Ok(n));
+            }
+            if !this.conn.wants_write() {
+                return Poll::Ready(Err(io::Error::other("the TLS send buffer is full")));
+            }
+            // The buffer is full: room is made only by writing to the socket.
+            ready!(this.poll_write_tls(cx))?;
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.conn.writer().flush()?;
+        ready!(this.poll_write_tls(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        // Sent once: close_notify tells the server the end is intended.
+        this.conn.send_close_notify();
+        ready!(this.poll_write_tls(cx))?;
+        Pin::new(&mut this.io).poll_close(cx)
+    }
+}
+
+/// The socket as blocking `Read`/`Write` for rustls: `Pending` becomes `WouldBlock`,
+/// with the waker registered.
+struct SyncIo<'a, 'b, S> {
+    io: &'a mut S,
+    cx: &'a mut Context<'b>,
+}
+
+impl<S: AsyncRead + Unpin> Read for SyncIo<'_, '_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match Pin::new(&mut *self.io).poll_read(self.cx, buf) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Write for SyncIo<'_, '_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match Pin::new(&mut *self.io).poll_write(self.cx, buf) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match Pin::new(&mut *self.io).poll_write_vectored(self.cx, bufs) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match Pin::new(&mut *self.io).poll_flush(self.cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/certs")
+            .join(name)
+    }
+
+    /// A copy of a fixture readable by its owner only, as key files must be.
+    fn private_copy(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("apg-tls-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::copy(fixture(name), &path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn readable_key_files_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let key = private_copy("client-rsa-pkcs1.key");
+        let readable = key.with_file_name("readable.key");
+        std::fs::copy(&key, &readable).unwrap();
+        std::fs::set_permissions(&readable, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let config = Config::new()
+            .ssl_cert(fixture("client-rsa.crt"))
+            .ssl_key(&readable);
+        let e = build(&config, None, Arc::new(NoVerification)).unwrap_err();
+        assert!(e.to_string().contains("group or world access"), "{e}");
+    }
+
+    #[test]
+    fn client_keys_in_each_pem_format() {
+        // SEC1 (EC) and PKCS#1 (RSA); the testkit's client key, used in the
+        // integration tests, is PKCS#8.
+        for (cert, key) in [
+            ("client-ec.crt", "client-ec-sec1.key"),
+            ("client-rsa.crt", "client-rsa-pkcs1.key"),
+        ] {
+            let config = Config::new()
+                .ssl_cert(fixture(cert))
+                .ssl_key(private_copy(key));
+            let built = build(&config, None, Arc::new(NoVerification)).unwrap();
+            assert!(built.client_auth_cert_resolver.has_certs(), "{key}");
+        }
+        let no_key = Config::new()
+            .ssl_cert(fixture("client-ec.crt"))
+            .ssl_key(private_copy("client-ec.crt"));
+        let e = build(&no_key, None, Arc::new(NoVerification)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert!(e.to_string().contains("private key"), "{e}");
+        let missing = Config::new().ssl_cert(fixture("nonexistent.crt"));
+        let e = build(&missing, None, Arc::new(NoVerification)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert!(e.to_string().contains("nonexistent.crt"), "{e}");
+        assert!(!build(&Config::new(), None, Arc::new(NoVerification))
+            .unwrap()
+            .client_auth_cert_resolver
+            .has_certs());
+    }
+
+    #[test]
+    fn settings_follow_sslmode() {
+        let root = SslRootCert::File(fixture("rsa-sha256.pem"));
+        let settings = |mode: SslMode, negotiation: SslNegotiation| {
+            TlsSettings::from_config(
+                &Config::new()
+                    .ssl_mode(mode)
+                    .ssl_root_cert(root.clone())
+                    .ssl_negotiation(negotiation),
+            )
+        };
+        for mode in [SslMode::Disable, SslMode::Allow] {
+            assert!(settings(mode, SslNegotiation::Postgres).unwrap().is_none());
+        }
+        let prefer = settings(SslMode::Prefer, SslNegotiation::Postgres)
+            .unwrap()
+            .unwrap();
+        assert!(!prefer.required() && !prefer.direct());
+        let e = settings(SslMode::Prefer, SslNegotiation::Direct).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
+            let s = settings(mode, SslNegotiation::Direct).unwrap().unwrap();
+            assert!(s.required() && s.direct());
+            assert_eq!(s.verify_name, mode == SslMode::VerifyFull);
+            assert_eq!(s.config.alpn_protocols, [ALPN_POSTGRESQL.to_vec()]);
+            let s = settings(mode, SslNegotiation::Postgres).unwrap().unwrap();
+            assert!(s.config.alpn_protocols.is_empty());
+        }
+        // A root certificate file that holds no certificate.
+        let empty = Config::new()
+            .ssl_mode(SslMode::VerifyCa)
+            .ssl_root_cert(SslRootCert::File(fixture("client-ec-sec1.key")));
+        let e = TlsSettings::from_config(&empty).unwrap_err();
+        assert!(e.to_string().contains("no certificate"), "{e}");
+    }
+}
