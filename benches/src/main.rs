@@ -221,7 +221,9 @@ struct Apg {
 
 impl Apg {
     async fn connect(url: &str) -> Result<Self> {
-        let config: apg::Config = url.parse()?;
+        let mut config: apg::Config = url.parse()?;
+        // Plain TCP, as tokio-postgres with `NoTls` (the testkit's clusters offer TLS).
+        config.ssl_mode = apg::config::SslMode::Disable;
         let client = apg_tokio::connect_config(&config).await?;
         client.batch_execute(TABLES).await?;
         let runtime = apg_tokio::TokioRuntime::try_current().ok_or("not on a tokio runtime")?;
