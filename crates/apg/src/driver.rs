@@ -186,8 +186,14 @@ impl Driver {
         } else {
             self.coalesced = false;
             // Writing goes on until all is out or the socket is full (then it wakes
-            // the driver): a write alone is no reason for another round.
-            match Self::poll_write_out(shared, cx, &mut st) {
+            // the driver): a write alone is no reason for another round. Nothing to
+            // write (the usual case: the request went out directly) takes no lock.
+            let write = if unsent > 0 || st.needs_flush {
+                Self::poll_write_out(shared, cx, &mut st)
+            } else {
+                Ok(false)
+            };
+            match write {
                 Ok(_) => {}
                 Err(e) => {
                     let error = Error::io("writing to the server failed", e);
@@ -208,11 +214,20 @@ impl Driver {
         // Read without the lock: client calls can encode meanwhile.
         drop(st);
         let mut progress = false;
+        // After a quiet answer: whether the core was closed with all sent. Only the
+        // driver processes what arrives, and a client call that changes what is to do
+        // wakes it: a read that finds nothing then ends the poll without a lock.
+        let mut quiet_over = None;
         for reads in 1.. {
             let read = match self.shared.io().as_mut() {
                 Some(stream) => Pin::new(&mut **stream).poll_read(cx, &mut self.read_buf),
                 None => Poll::Ready(Ok(0)),
             };
+            if let (Poll::Pending, Some(closed)) = (&read, quiet_over) {
+                *notices = false;
+                *over = closed;
+                return false;
+            }
             let mut st = shared.lock();
             match read {
                 Poll::Pending => {
@@ -242,6 +257,7 @@ impl Driver {
                         && !st.listen.has_notices()
                         && st.unsent() == 0;
                     if quiet {
+                        quiet_over = Some(Self::closed_and_sent(&mut st));
                         continue;
                     }
                 }
