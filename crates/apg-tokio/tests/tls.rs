@@ -495,3 +495,58 @@ fn channel_binding_follows_the_certificate_signature() {
             .unwrap();
     });
 }
+
+/// The session gets TLS through the proxy; the cancel connection is answered `N`
+/// (an active attacker): with `prefer`, the key must still not go out in plain text.
+#[test]
+fn cancel_is_not_downgraded_when_the_session_used_tls() {
+    let Some(cluster) = apg_testkit::server().unwrap().cluster() else {
+        return;
+    };
+    let port = cluster.port();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let front = listener.local_addr().unwrap().port();
+    let plain_cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&plain_cancel);
+    thread::spawn(move || {
+        for (i, client) in listener.incoming().enumerate() {
+            let Ok(mut client) = client else { return };
+            let flag = Arc::clone(&flag);
+            thread::spawn(move || {
+                let mut first = [0u8; 8];
+                if client.read_exact(&mut first).is_err() {
+                    return;
+                }
+                if i > 0 && first == SSL_REQUEST {
+                    client.write_all(b"N").unwrap();
+                    let mut next = [0u8; 8];
+                    if client.read_exact(&mut next).is_ok() {
+                        // Length 16 + cancel code 80877102: the key in plain text.
+                        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    return;
+                }
+                let server = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                (&server).write_all(&first).unwrap();
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut s2);
+                    let _ = s2.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut client, mut server) = (client, server);
+                let _ = std::io::copy(&mut server, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    let (rt, runtime) = support::runtime();
+    rt.block_on(async {
+        let client = Client::connect(&config_for(front, SslMode::Prefer), runtime)
+            .await
+            .unwrap();
+        let e = client.cancel_token().unwrap().cancel().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+        client.close().await;
+    });
+    assert!(!plain_cancel.load(std::sync::atomic::Ordering::SeqCst));
+}

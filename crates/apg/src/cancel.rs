@@ -36,6 +36,9 @@ pub(crate) struct CancelInfo {
     /// The session's TLS settings and server name: a cancel request carries the
     /// session's key, so it is protected like the session (PROTOCOL-NOTES 1.8).
     pub(crate) tls: Option<(Arc<TlsSettings>, String)>,
+    /// The session itself runs over TLS: a refusal (`N`) is then an attack or a
+    /// misconfiguration, never a reason to send the key in plain text.
+    pub(crate) tls_required: bool,
     pub(crate) request: CancelRequest,
     /// Bounds the cancel connection (the connection's `connect_timeout`, or 10 s).
     pub(crate) timeout: Duration,
@@ -104,7 +107,7 @@ async fn send_cancel(info: &CancelInfo) -> Result<(), Error> {
             })?,
         };
     if let Some((settings, host)) = &info.tls {
-        stream = start_tls(stream, settings, host).await?;
+        stream = start_tls(stream, settings, host, info.tls_required).await?;
     }
     let io_error = |e| Error::io("sending the cancel request failed", e);
     write_all(&mut *stream, &packet).await.map_err(io_error)?;
@@ -138,6 +141,7 @@ async fn start_tls(
     mut stream: Box<dyn AsyncStream>,
     settings: &TlsSettings,
     host: &str,
+    tls_required: bool,
 ) -> Result<Box<dyn AsyncStream>, Error> {
     if !settings.direct() {
         let mut request = BytesMut::new();
@@ -152,7 +156,7 @@ async fn start_tls(
             .map_err(io_error)?;
         match (n, answer) {
             (1, [b'S']) => {}
-            (1, [b'N']) if !settings.required() => return Ok(stream),
+            (1, [b'N']) if !settings.required() && !tls_required => return Ok(stream),
             (1, [b'N']) => return Err(Error::tls("TLS is required but the server refused it")),
             _ => {
                 return Err(Error::tls(

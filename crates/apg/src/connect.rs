@@ -334,13 +334,16 @@ async fn connect_one(
         core.tls_server_end_point = end_point;
     }
     let mut conn = Connection::new(core).map_err(Error::from_core)?;
-    let stream = handshake(stream, &mut conn, tls, config.channel_binding).await?;
+    let (stream, encrypted) = handshake(stream, &mut conn, tls, config.channel_binding).await?;
     let prefix = hex(&random::<4>()?);
     let cancel = conn.cancel_request().map(|request| {
         Arc::new(CancelInfo {
             runtime: Arc::clone(runtime),
             target: target.clone(),
             tls: tls.map(|(settings, host)| (Arc::clone(settings), host.to_owned())),
+            // A session that runs over TLS never lets its key go out in plain text,
+            // whatever `prefer` would accept.
+            tls_required: encrypted,
             request,
             timeout: config
                 .connect_timeout
@@ -384,7 +387,8 @@ async fn handshake(
     conn: &mut Connection,
     tls: Option<(&Arc<TlsSettings>, &str)>,
     binding: ChannelBindingPolicy,
-) -> Result<Box<dyn AsyncStream>, Error> {
+) -> Result<(Box<dyn AsyncStream>, bool), Error> {
+    let mut encrypted = tls.is_some_and(|(settings, _)| settings.direct());
     let mut buf = vec![0u8; 8192];
     'io: loop {
         while let Some(bytes) = conn.poll_transmit() {
@@ -404,7 +408,7 @@ async fn handshake(
             .map_err(|e| Error::io("writing to the server failed", e))?;
         while let Some(event) = conn.poll_event() {
             match event {
-                Event::Connected => return Ok(stream),
+                Event::Connected => return Ok((stream, encrypted)),
                 // The server answered SSLRequest with `S`, and nothing after it (the
                 // core refuses extra bytes: CVE-2021-23222). From here on every byte
                 // goes through TLS.
@@ -415,6 +419,7 @@ async fn handshake(
                     };
                     let (tls_stream, end_point) = settings.handshake(stream, host).await?;
                     stream = tls_stream;
+                    encrypted = true;
                     check_binding(end_point.as_deref(), binding)?;
                     conn.tls_established(end_point)
                         .map_err(|e| Error::usage(format!("TLS start-up out of order: {e}")))?;

@@ -69,15 +69,52 @@ pub(crate) use disabled::TlsSettings;
 /// against what is left, so no input can read out of bounds.
 #[cfg_attr(not(feature = "tls"), allow(dead_code))]
 pub(crate) fn signature_hash(cert: &[u8]) -> SignatureHash {
-    signature_oid(cert).map_or(SignatureHash::Undefined, hash_of)
+    signature_algorithm(cert)
+        .and_then(|(oid, params)| {
+            if oid == RSASSA_PSS {
+                pss_hash(params)
+            } else {
+                Some(hash_of(oid))
+            }
+        })
+        .unwrap_or(SignatureHash::Undefined)
 }
 
-fn signature_oid(cert: &[u8]) -> Option<&[u8]> {
+/// 1.2.840.113549.1.1.10
+const RSASSA_PSS: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
+
+/// The `signatureAlgorithm` OID and what follows it (the parameters).
+fn signature_algorithm(cert: &[u8]) -> Option<(&[u8], &[u8])> {
     let (certificate, _) = der_element(cert, 0x30)?;
     let (_tbs, rest) = der_element(certificate, 0x30)?;
     let (algorithm, _) = der_element(rest, 0x30)?;
+    der_element(algorithm, 0x06)
+}
+
+/// RSASSA-PSS: the hash is `hashAlgorithm` of `RSASSA-PSS-params` (RFC 4055:
+/// `SEQUENCE { hashAlgorithm [0] EXPLICIT AlgorithmIdentifier DEFAULT sha1, ... }`),
+/// which is what PostgreSQL and libpq use (OpenSSL's X509_get_signature_info, since
+/// the fix for bug #17760). `None` for malformed or unknown parameters.
+fn pss_hash(params: &[u8]) -> Option<SignatureHash> {
+    const SHA1: [u8; 5] = [0x2b, 0x0e, 0x03, 0x02, 0x1a];
+    const SHA2: [u8; 8] = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02];
+    let (fields, _) = der_element(params, 0x30)?;
+    let Some((explicit, _)) = der_element(fields, 0xa0) else {
+        return Some(SignatureHash::Sha1);
+    };
+    let (algorithm, _) = der_element(explicit, 0x30)?;
     let (oid, _) = der_element(algorithm, 0x06)?;
-    Some(oid)
+    match oid {
+        _ if oid == SHA1 => Some(SignatureHash::Sha1),
+        [head @ .., last] if head == SHA2 => match last {
+            1 => Some(SignatureHash::Sha256),
+            2 => Some(SignatureHash::Sha384),
+            3 => Some(SignatureHash::Sha512),
+            4 => Some(SignatureHash::Sha224),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn hash_of(oid: &[u8]) -> SignatureHash {
@@ -149,6 +186,9 @@ mod tests {
     const ECDSA_SHA384: &str = include_str!("../tests/certs/ecdsa-sha384.pem");
     /// A self-signed Ed25519 certificate.
     const ED25519: &str = include_str!("../tests/certs/ed25519.pem");
+    /// A self-signed RSASSA-PSS certificate with SHA-384 (`openssl req -x509 -sigopt
+    /// rsa_padding_mode:pss -sha384`).
+    const RSA_PSS_SHA384: &str = include_str!("../tests/certs/rsa-pss-sha384.pem");
 
     fn der(pem: &str) -> Vec<u8> {
         let body: String = pem
@@ -186,6 +226,8 @@ mod tests {
         assert_eq!(signature_hash(&der(RSA_SHA256)), SignatureHash::Sha256);
         assert_eq!(signature_hash(&der(ECDSA_SHA384)), SignatureHash::Sha384);
         assert_eq!(signature_hash(&der(ED25519)), SignatureHash::Undefined);
+        // PSS: the hash named in its parameters, as PostgreSQL's server takes it.
+        assert_eq!(signature_hash(&der(RSA_PSS_SHA384)), SignatureHash::Sha384);
     }
 
     proptest::proptest! {

@@ -584,16 +584,24 @@ mod tests {
     fn short_bodies_come_whole_and_leave_the_rest() {
         for b in 0..=u8::MAX {
             let mut buf = BytesMut::from(&[b'Z', 0, 0, 0, 5, b, b'2', 0, 0, 0, 4, b'C'][..]);
-            let frame = split_frame(&mut buf, DEFAULT_MAX_MESSAGE_LEN).unwrap().unwrap();
+            let frame = split_frame(&mut buf, DEFAULT_MAX_MESSAGE_LEN)
+                .unwrap()
+                .unwrap();
             assert_eq!((frame.tag, &frame.body[..]), (b'Z', &[b][..]));
-            let frame = split_frame(&mut buf, DEFAULT_MAX_MESSAGE_LEN).unwrap().unwrap();
+            let frame = split_frame(&mut buf, DEFAULT_MAX_MESSAGE_LEN)
+                .unwrap()
+                .unwrap();
             assert_eq!((frame.tag, frame.body.len()), (b'2', 0));
             assert_eq!(&buf[..], b"C");
-            assert!(split_frame(&mut buf, DEFAULT_MAX_MESSAGE_LEN).unwrap().is_none());
+            assert!(split_frame(&mut buf, DEFAULT_MAX_MESSAGE_LEN)
+                .unwrap()
+                .is_none());
         }
         // A one-byte body not yet arrived whole is waited for.
         let mut buf = BytesMut::from(&b"Z\0\0\0\x05"[..]);
-        assert!(split_frame(&mut buf, DEFAULT_MAX_MESSAGE_LEN).unwrap().is_none());
+        assert!(split_frame(&mut buf, DEFAULT_MAX_MESSAGE_LEN)
+            .unwrap()
+            .is_none());
         assert_eq!(buf.len(), 5);
     }
 

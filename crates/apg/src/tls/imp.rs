@@ -44,14 +44,25 @@ impl TlsSettings {
     /// certificate files once, so every host and cancel request uses the same ones.
     pub(crate) fn from_config(config: &Config) -> Result<Option<Self>, Error> {
         let system = matches!(config.ssl_root_cert, Some(SslRootCert::System));
+        let direct = config.ssl_negotiation == SslNegotiation::Direct;
         let mode = match config.ssl_mode {
+            // libpq refuses both combinations rather than connect in plain text.
+            SslMode::Disable | SslMode::Allow if direct => {
+                return Err(Error::tls(
+                    "sslnegotiation=direct needs sslmode require, verify-ca or verify-full",
+                ))
+            }
+            SslMode::Disable | SslMode::Allow if system => {
+                return Err(Error::tls(
+                    "sslrootcert=system cannot be used with sslmode disable or allow",
+                ))
+            }
             SslMode::Disable | SslMode::Allow => return Ok(None),
             // libpq makes verify-full the default with the platform store and refuses
             // anything weaker; apg cannot tell a default mode from a chosen one.
             _ if system => SslMode::VerifyFull,
             mode => mode,
         };
-        let direct = config.ssl_negotiation == SslNegotiation::Direct;
         if direct && mode == SslMode::Prefer {
             return Err(Error::tls(
                 "sslnegotiation=direct needs sslmode require, verify-ca or verify-full",
@@ -154,6 +165,14 @@ impl TlsSettings {
                 Some(cause) => Error::tls_caused(describe(cause), cause.clone()),
                 None => Error::io("TLS handshake failed", e),
             })?;
+        // libpq: ALPN is mandatory with direct TLS; a server that did not select
+        // `postgresql` is not (knowingly) a PostgreSQL server (ALPACA-style
+        // cross-protocol confusion).
+        if self.direct && tls.conn.alpn_protocol() != Some(ALPN_POSTGRESQL) {
+            return Err(Error::tls(
+                "direct TLS: the server did not negotiate ALPN protocol \"postgresql\"",
+            ));
+        }
         let end_point = tls.end_point();
         Ok((Box::new(tls), end_point))
     }
@@ -172,7 +191,8 @@ fn describe(error: &rustls::Error) -> String {
         ) => "TLS handshake failed: the server certificate does not match the host name \
               (sslmode=verify-full)"
             .to_owned(),
-        other => format!("TLS handshake failed: {other}"),
+        // The cause itself follows (the error's source, shown by its Display).
+        _ => "TLS handshake failed".to_owned(),
     }
 }
 
@@ -264,10 +284,6 @@ fn build(
     let Some(cert_path) = cert_path else {
         return Ok(Arc::new(builder.with_no_client_auth()));
     };
-    let key_path = match &config.ssl_key {
-        Some(path) => path.clone(),
-        None => default("postgresql.key").unwrap_or_else(|| PathBuf::from("postgresql.key")),
-    };
     let pem = read(&cert_path, "client certificate file")?;
     let chain = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
@@ -278,6 +294,15 @@ fn build(
             cert_path.display()
         )));
     }
+    let key_path = match &config.ssl_key {
+        Some(path) => path.clone(),
+        None => default("postgresql.key").ok_or_else(|| {
+            Error::tls(
+                "sslcert is set without sslkey, and there is no home directory to find \
+                 postgresql.key in",
+            )
+        })?,
+    };
     check_key_permissions(&key_path)?;
     let key_pem = read(&key_path, "client key file")?;
     // PKCS#8, PKCS#1 (RSA) or SEC1 (EC), whichever the file holds.
@@ -301,8 +326,14 @@ fn check_key_permissions(path: &Path) -> Result<(), Error> {
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::tls_caused(format!("cannot read client key file {}", path.display()), e)
     })?;
+    if !meta.is_file() {
+        return Err(Error::tls(format!(
+            "private key file {} is not a regular file",
+            path.display()
+        )));
+    }
     let forbidden = if meta.uid() == 0 { 0o037 } else { 0o077 };
-    if meta.is_file() && meta.mode() & forbidden != 0 {
+    if meta.mode() & forbidden != 0 {
         return Err(Error::tls(format!(
             "private key file {} has group or world access; permissions should be u=rw \
              (0600) or less",
