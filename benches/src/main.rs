@@ -634,7 +634,14 @@ fn main() -> Result<()> {
 
     // APG_TEST_URL / DATABASE_URL when set, else a throwaway cluster.
     let server = apg_testkit::server()?;
-    let url = server.url();
+    // `BENCH_TRANSPORT=unix`: both clients over the throwaway cluster's Unix socket,
+    // where the kernel's share of a round trip is smaller than over TCP.
+    let unix = std::env::var("BENCH_TRANSPORT").is_ok_and(|t| t == "unix");
+    let url = match server.cluster() {
+        Some(cluster) if unix => cluster.socket_url_for("postgres"),
+        _ if unix => return Err("BENCH_TRANSPORT=unix needs the throwaway cluster".into()),
+        _ => server.url(),
+    };
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -646,10 +653,10 @@ fn main() -> Result<()> {
             "server: PostgreSQL {} ({}); {reps} repetitions after one warm-up, \
              alternating which client goes first; medians shown",
             apg.client.server_version().unwrap_or_default(),
-            if server.is_external() {
-                "external"
-            } else {
-                "apg-testkit cluster, TCP 127.0.0.1"
+            match (server.is_external(), unix) {
+                (true, _) => "external",
+                (false, true) => "apg-testkit cluster, Unix socket",
+                (false, false) => "apg-testkit cluster, TCP 127.0.0.1",
             },
         );
         println!();

@@ -362,16 +362,14 @@ impl Pool {
     /// [`PoolError::Closed`] when the pool is closed, [`PoolError::Connect`] when a
     /// new connection cannot be made.
     pub async fn acquire(&self) -> Result<PooledConnection, PoolError> {
-        let start = Instant::now();
-        let deadline = self
-            .inner
-            .options
-            .acquire_timeout
-            .map(|limit| start + limit);
-        let result = self.inner.acquire(deadline).await;
+        // The clock is read only if the acquire has to wait: most do not.
+        let mut waiting_since = None;
+        let result = self.inner.acquire(&mut waiting_since).await;
         let c = &self.inner.counters;
-        c.wait_nanos
-            .fetch_add(nanos(start.elapsed()), Ordering::Relaxed);
+        if let Some(since) = waiting_since {
+            c.wait_nanos
+                .fetch_add(nanos(since.elapsed()), Ordering::Relaxed);
+        }
         match &result {
             Ok(_) => c.acquires.fetch_add(1, Ordering::Relaxed),
             Err(PoolError::Timeout) => c.timeouts.fetch_add(1, Ordering::Relaxed),
@@ -691,8 +689,13 @@ impl Inner {
     }
 
     /// Waits for an idle connection or a slot, first come first served, until
-    /// `deadline` (enforced by the sweeper task, which wakes waiters past theirs).
-    async fn grant(self: &Arc<Self>, deadline: Option<Instant>) -> Result<Grant, PoolError> {
+    /// the acquire timeout (enforced by the sweeper task, which wakes waiters past
+    /// their deadline). Sets `waiting_since` when it has to wait.
+    async fn grant(
+        self: &Arc<Self>,
+        waiting_since: &mut Option<Instant>,
+    ) -> Result<Grant, PoolError> {
+        let mut deadline = None;
         let mut waiter = Waiter {
             inner: Arc::clone(self),
             id: None,
@@ -728,6 +731,8 @@ impl Inner {
                     return Poll::Ready(Ok(Grant::Open));
                 }
             }
+            let since = *waiting_since.get_or_insert_with(Instant::now);
+            deadline = self.deadline(since);
             let id = st.next_waiter;
             st.next_waiter += 1;
             st.waiting.push_back(Waiting {
@@ -753,9 +758,9 @@ impl Inner {
 
     async fn acquire(
         self: &Arc<Self>,
-        deadline: Option<Instant>,
+        waiting_since: &mut Option<Instant>,
     ) -> Result<PooledConnection, PoolError> {
-        let mut grant = self.grant(deadline).await?;
+        let mut grant = self.grant(waiting_since).await?;
         loop {
             match grant {
                 Grant::Open => {
@@ -765,7 +770,7 @@ impl Inner {
                     // Boxed: connecting is rare, and its large future would otherwise
                     // make every acquire's future that large.
                     let conn = self
-                        .until(deadline, Box::pin(self.open()))
+                        .until(waiting_since, Box::pin(self.open()))
                         .await?
                         .map_err(PoolError::Connect)?;
                     let mut pooled = PooledConnection {
@@ -783,7 +788,7 @@ impl Inner {
                     }
                     return Ok(pooled);
                 }
-                Grant::Idle(idle) => match self.until(deadline, self.check_out(idle)).await? {
+                Grant::Idle(idle) => match self.until(waiting_since, self.check_out(idle)).await? {
                     Ok(pooled) => return Ok(pooled),
                     // The slot of the connection just closed is ours to refill.
                     Err(()) => grant = Grant::Open,
@@ -792,27 +797,34 @@ impl Inner {
         }
     }
 
-    /// Runs `future` until `deadline`: [`PoolError::Timeout`] after it. A future
-    /// that completes at once (a checkout with no health check or hook to wait for)
-    /// costs no timer.
+    /// Runs `future` until the acquire timeout, counted from `waiting_since` (set
+    /// now if the acquire has not waited yet): [`PoolError::Timeout`] after it. A
+    /// future that completes at once (a checkout with no health check or hook to wait
+    /// for) costs neither a clock reading nor a timer.
     async fn until<F: Future>(
         &self,
-        deadline: Option<Instant>,
+        waiting_since: &mut Option<Instant>,
         future: F,
     ) -> Result<F::Output, PoolError> {
-        let Some(deadline) = deadline else {
-            return Ok(future.await);
-        };
-        // Polled once first: the usual checkout completes at once and needs no clock.
         let mut future = pin!(future);
         let first = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
         if let Poll::Ready(output) = first {
             return Ok(output);
         }
+        let since = *waiting_since.get_or_insert_with(Instant::now);
+        let Some(deadline) = self.deadline(since) else {
+            return Ok(future.await);
+        };
         let limit = deadline.saturating_duration_since(Instant::now());
         race(&*self.runtime, limit, future)
             .await
             .ok_or(PoolError::Timeout)
+    }
+
+    /// When an acquire that began waiting at `since` times out: never without an
+    /// acquire timeout, or with one too long to add.
+    fn deadline(&self, since: Instant) -> Option<Instant> {
+        since.checked_add(self.options.acquire_timeout?)
     }
 
     /// Makes a new connection and runs the `after_connect` hook. The caller owns the
