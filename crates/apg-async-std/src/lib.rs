@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 use std::io;
+use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,11 +67,22 @@ impl Runtime for AsyncStdRuntime {
         port: u16,
         options: TcpOptions,
     ) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+        let connecting = self.connect_tcp_peer(host, port, options);
+        Box::pin(async move { Ok(connecting.await?.0) })
+    }
+
+    fn connect_tcp_peer(
+        &self,
+        host: String,
+        port: u16,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<(Box<dyn AsyncStream>, Option<SocketAddr>)>> {
         Box::pin(async move {
             // Resolves the name on async-std's blocking pool and tries each address.
             let stream = TcpStream::connect((host.as_str(), port)).await?;
             apg::runtime::apply_tcp_options(socket2::SockRef::from(&stream), &options)?;
-            Ok(Box::new(stream) as Box<dyn AsyncStream>)
+            let peer = stream.peer_addr().ok();
+            Ok((Box::new(stream) as Box<dyn AsyncStream>, peer))
         })
     }
 

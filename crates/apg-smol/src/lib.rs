@@ -35,6 +35,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -110,11 +111,22 @@ impl Runtime for SmolRuntime {
         port: u16,
         options: TcpOptions,
     ) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+        let connecting = self.connect_tcp_peer(host, port, options);
+        Box::pin(async move { Ok(connecting.await?.0) })
+    }
+
+    fn connect_tcp_peer(
+        &self,
+        host: String,
+        port: u16,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<(Box<dyn AsyncStream>, Option<SocketAddr>)>> {
         Box::pin(async move {
             // Resolves the name off the reactor thread and tries each address in turn.
             let stream = TcpStream::connect((host.as_str(), port)).await?;
             apg::runtime::apply_tcp_options(socket2::SockRef::from(&stream), &options)?;
-            Ok(Box::new(stream) as Box<dyn AsyncStream>)
+            let peer = stream.peer_addr().ok();
+            Ok((Box::new(stream) as Box<dyn AsyncStream>, peer))
         })
     }
 

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 use std::io;
+use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -81,10 +82,21 @@ impl Runtime for TokioRuntime {
         port: u16,
         options: TcpOptions,
     ) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>> {
+        let connecting = self.connect_tcp_peer(host, port, options);
+        Box::pin(async move { Ok(connecting.await?.0) })
+    }
+
+    fn connect_tcp_peer(
+        &self,
+        host: String,
+        port: u16,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<(Box<dyn AsyncStream>, Option<SocketAddr>)>> {
         Box::pin(async move {
             let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
             apg::runtime::apply_tcp_options(SockRef::from(&stream), &options)?;
-            Ok(Box::new(Compat(stream)) as Box<dyn AsyncStream>)
+            let peer = stream.peer_addr().ok();
+            Ok((Box::new(Compat(stream)) as Box<dyn AsyncStream>, peer))
         })
     }
 

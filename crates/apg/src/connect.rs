@@ -305,6 +305,8 @@ async fn connect_one(
         Some((settings, _)) if settings.required() => TlsNegotiation::Require,
         Some(_) => TlsNegotiation::Prefer,
     };
+    // The address connected to, for the cancel request (`None`: resolve again).
+    let mut peer = None;
     let mut stream = match target {
         Target::Tcp(host, port) => {
             let options = TcpOptions {
@@ -315,10 +317,12 @@ async fn connect_one(
                     retries: config.keepalives_count,
                 }),
             };
-            runtime
-                .connect_tcp(host.clone(), *port, options)
+            let (stream, address) = runtime
+                .connect_tcp_peer(host.clone(), *port, options)
                 .await
-                .map_err(|e| Error::io(format!("cannot connect to {host}:{port}"), e))?
+                .map_err(|e| Error::io(format!("cannot connect to {host}:{port}"), e))?;
+            peer = address;
+            stream
         }
         #[cfg(unix)]
         Target::Unix(path) => runtime
@@ -339,7 +343,14 @@ async fn connect_one(
     let cancel = conn.cancel_request().map(|request| {
         Arc::new(CancelInfo {
             runtime: Arc::clone(runtime),
-            target: target.clone(),
+            // The server this session is on, even if its name resolves to several
+            // (TLS still checks the certificate against the name).
+            target: match (peer, target) {
+                (Some(address), Target::Tcp(..)) => {
+                    Target::Tcp(address.ip().to_string(), address.port())
+                }
+                _ => target.clone(),
+            },
             tls: tls.map(|(settings, host)| (Arc::clone(settings), host.to_owned())),
             // A session that runs over TLS never lets its key go out in plain text,
             // whatever `prefer` would accept.

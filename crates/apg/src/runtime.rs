@@ -8,6 +8,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -64,6 +65,20 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
         port: u16,
         options: TcpOptions,
     ) -> BoxFuture<'static, io::Result<Box<dyn AsyncStream>>>;
+
+    /// As [`connect_tcp`](Self::connect_tcp), also returning the address connected
+    /// to: a cancel request then goes to that server, not to whichever address the
+    /// name resolves to next (libpq does the same). The default knows no address, and
+    /// a cancel resolves the name again.
+    fn connect_tcp_peer(
+        &self,
+        host: String,
+        port: u16,
+        options: TcpOptions,
+    ) -> BoxFuture<'static, io::Result<(Box<dyn AsyncStream>, Option<SocketAddr>)>> {
+        let connecting = self.connect_tcp(host, port, options);
+        Box::pin(async move { Ok((connecting.await?, None)) })
+    }
 
     /// Connects to the Unix socket at `path`.
     #[cfg(unix)]

@@ -93,6 +93,7 @@ macro_rules! apg_suite {
             copy_failures_leave_the_connection_usable,
             copy_out_is_bounded,
             cancel_token_cancels,
+            cancel_goes_to_the_address_connected_to,
             command_timeout_cancels,
             pool_many_tasks_share_few_connections,
             pool_dropped_futures_leave_clean_connections,
@@ -1331,6 +1332,32 @@ pub async fn copy_out_is_bounded(rt: Arc<dyn Runtime>) {
     assert_eq!(rows, 300_000);
     let queued = client.__stats().max_queued_responses;
     assert!(queued < 20_000, "{queued} chunks buffered");
+}
+
+/// A name may resolve to several servers: the cancel request goes to the address the
+/// session is connected to, not to the name again.
+pub async fn cancel_goes_to_the_address_connected_to(rt: Arc<dyn Runtime>) {
+    let mut config = test_config();
+    if config.hosts != [Host::Tcp("127.0.0.1".into())] {
+        // Another server than the throwaway cluster: its names are unknown here.
+        return;
+    }
+    config.hosts = vec![Host::Tcp("localhost".into())];
+    let client = connect_with(&rt, config).await;
+    let token = client.cancel_token().unwrap();
+    let seen = format!("{token:?}");
+    assert!(
+        seen.contains("127.0.0.1") && !seen.contains("localhost"),
+        "{seen}"
+    );
+    within(&rt, 10, token.cancel()).await.unwrap();
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 pub async fn cancel_token_cancels(rt: Arc<dyn Runtime>) {
