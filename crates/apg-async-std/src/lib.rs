@@ -23,13 +23,12 @@
 #![deny(missing_docs)]
 
 use std::io;
-use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpOptions};
+use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpConnected, TcpOptions};
 use async_std::net::TcpStream;
 
 // The client's API, so that this crate alone is enough to use apg.
@@ -76,7 +75,7 @@ impl Runtime for AsyncStdRuntime {
         host: String,
         port: u16,
         options: TcpOptions,
-    ) -> BoxFuture<'static, io::Result<(Box<dyn AsyncStream>, Option<SocketAddr>)>> {
+    ) -> BoxFuture<'static, io::Result<TcpConnected>> {
         Box::pin(async move {
             // Resolves the name on async-std's blocking pool and tries each address.
             let stream = TcpStream::connect((host.as_str(), port)).await?;

@@ -35,13 +35,12 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpOptions};
+use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpConnected, TcpOptions};
 use smol::net::TcpStream;
 use smol::{Executor, Timer};
 
@@ -120,7 +119,7 @@ impl Runtime for SmolRuntime {
         host: String,
         port: u16,
         options: TcpOptions,
-    ) -> BoxFuture<'static, io::Result<(Box<dyn AsyncStream>, Option<SocketAddr>)>> {
+    ) -> BoxFuture<'static, io::Result<TcpConnected>> {
         Box::pin(async move {
             // Resolves the name off the reactor thread and tries each address in turn.
             let stream = TcpStream::connect((host.as_str(), port)).await?;

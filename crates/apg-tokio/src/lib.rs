@@ -16,7 +16,6 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -24,7 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpOptions};
+use apg::runtime::{AsyncStream, BoxFuture, Runtime, TcpConnected, TcpOptions};
 use socket2::SockRef;
 use tokio::io::ReadBuf;
 use tokio::runtime::Handle;
@@ -91,7 +90,7 @@ impl Runtime for TokioRuntime {
         host: String,
         port: u16,
         options: TcpOptions,
-    ) -> BoxFuture<'static, io::Result<(Box<dyn AsyncStream>, Option<SocketAddr>)>> {
+    ) -> BoxFuture<'static, io::Result<TcpConnected>> {
         Box::pin(async move {
             let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
             apg::runtime::apply_tcp_options(SockRef::from(&stream), &options)?;

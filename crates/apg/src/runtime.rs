@@ -19,6 +19,10 @@ use futures_io::{AsyncRead, AsyncWrite};
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// A TCP connection and the address it reached, if known
+/// ([`Runtime::connect_tcp_peer`]).
+pub type TcpConnected = (Box<dyn AsyncStream>, Option<SocketAddr>);
+
 /// A bidirectional byte stream: a TCP or Unix socket, or TLS over one.
 pub trait AsyncStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
@@ -75,7 +79,7 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
         host: String,
         port: u16,
         options: TcpOptions,
-    ) -> BoxFuture<'static, io::Result<(Box<dyn AsyncStream>, Option<SocketAddr>)>> {
+    ) -> BoxFuture<'static, io::Result<TcpConnected>> {
         let connecting = self.connect_tcp(host, port, options);
         Box::pin(async move { Ok((connecting.await?, None)) })
     }
