@@ -135,6 +135,13 @@ pub enum SslMode {
 }
 
 /// The libpq `sslrootcert` setting: whom to trust for `verify-ca` and `verify-full`.
+///
+/// Certificates are checked by rustls (webpki), which is stricter than OpenSSL in two
+/// ways that matter with home-made certificates: the server certificate must be issued
+/// by an authority in the file, so a self-signed server certificate marked as a CA
+/// (`openssl req -x509`) cannot be its own root (issue it from a separate root, as in
+/// the PostgreSQL documentation's chain example); and `verify-full` matches the host
+/// name against the certificate's subjectAltName entries only, not its common name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SslRootCert {

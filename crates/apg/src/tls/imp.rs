@@ -191,6 +191,14 @@ fn describe(error: &rustls::Error) -> String {
         ) => "TLS handshake failed: the server certificate does not match the host name \
               (sslmode=verify-full)"
             .to_owned(),
+        rustls::Error::InvalidCertificate(CertificateError::Other(other))
+            if other.to_string().contains("CaUsedAsEndEntity") =>
+        {
+            "TLS handshake failed: the server certificate is a certificate authority's; \
+             it must be issued by one in sslrootcert (a self-signed server certificate \
+             cannot be its own root here)"
+                .to_owned()
+        }
         // The cause itself follows (the error's source, shown by its Display).
         _ => "TLS handshake failed".to_owned(),
     }
@@ -664,6 +672,29 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         path
+    }
+
+    #[test]
+    fn a_self_signed_authority_as_server_certificate_is_explained() {
+        let path = fixture("self-signed-ca-localhost.pem");
+        let roots = Arc::new(Roots::File(path.clone()).load().unwrap());
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider())
+            .build()
+            .unwrap();
+        let pem = std::fs::read(&path).unwrap();
+        let cert = CertificateDer::pem_slice_iter(&pem)
+            .next()
+            .unwrap()
+            .unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let e = verifier
+            .verify_server_cert(&cert, &[], &name, &[], UnixTime::now())
+            .unwrap_err();
+        let message = describe(&e);
+        assert!(
+            message.contains("certificate authority"),
+            "{message} ({e:?})"
+        );
     }
 
     #[cfg(unix)]
