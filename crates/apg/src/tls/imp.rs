@@ -253,9 +253,12 @@ impl Roots {
                 }
             }
             Self::System => {
-                let found = rustls_native_certs::load_native_certs();
+                // Read once per process: the store is large, and a pool connects often.
+                static SYSTEM: std::sync::OnceLock<Vec<CertificateDer<'static>>> =
+                    std::sync::OnceLock::new();
+                let certs = SYSTEM.get_or_init(|| rustls_native_certs::load_native_certs().certs);
                 // Unparsable entries of the platform store are skipped, as OpenSSL does.
-                store.add_parsable_certificates(found.certs);
+                store.add_parsable_certificates(certs.iter().cloned());
                 if store.is_empty() {
                     return Err(Error::tls(
                         "sslrootcert=system: no certificate found in the platform's store",
