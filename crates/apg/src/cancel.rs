@@ -81,7 +81,9 @@ impl CancelToken {
     /// reached.
     pub async fn cancel(&self) -> Result<(), Error> {
         let info = &*self.info;
-        let work = send_cancel(info);
+        // Boxed: connecting and the TLS handshake make a large future, and every
+        // statement with a command timeout holds a cancel in its own state.
+        let work = Box::pin(send_cancel(info));
         match race(&*info.runtime, info.timeout, work).await {
             Some(result) => result,
             None => Err(Error::timeout("cancel request timed out")),

@@ -449,6 +449,17 @@ impl Client {
         self.prepare_with(sql, Access::Normal).await
     }
 
+    /// The cached statement for `sql`, or a new one. The lookup needs no future: the
+    /// preparing (rare once the cache is warm) is boxed, so that the future of every
+    /// statement run by SQL text stays small.
+    async fn cached_or_prepared(&self, sql: &str) -> Result<Statement, Error> {
+        let cached = self.shared().lock().cache.get(sql);
+        match cached {
+            Some(statement) => Ok(statement),
+            None => Box::pin(self.prepare(sql)).await,
+        }
+    }
+
     pub(crate) async fn prepare_with(&self, sql: &str, access: Access) -> Result<Statement, Error> {
         let shared = self.shared();
         // Concurrent first uses of one SQL text prepare it once: the others wait.
@@ -662,7 +673,7 @@ impl Client {
                 Some(s.clone())
             }
             Query::Sql(sql) if caching || needs_described_params(params) => {
-                Some(self.prepare(sql).await?)
+                Some(self.cached_or_prepared(sql).await?)
             }
             Query::Sql(_) => None,
         };
@@ -686,7 +697,8 @@ impl Client {
                         return Err(Error::db(error));
                     }
                     retried = true;
-                    statement = Some(self.prepare(stale.sql()).await?);
+                    // Boxed: rare, and large to carry in every statement's future.
+                    statement = Some(Box::pin(self.prepare(stale.sql())).await?);
                 }
             }
         }
@@ -950,7 +962,7 @@ impl Client {
         let mut statement = match query {
             Query::Statement(s) => Some(s.clone()),
             Query::Sql(sql) if caching || param_sets.iter().any(|p| needs_described_params(p)) => {
-                Some(self.prepare(sql).await?)
+                Some(self.cached_or_prepared(sql).await?)
             }
             Query::Sql(_) => None,
         };
@@ -967,7 +979,8 @@ impl Client {
                         return Err(Error::db(error));
                     }
                     retried = true;
-                    statement = Some(self.prepare(stale.sql()).await?);
+                    // Boxed: rare, and large to carry in every statement's future.
+                    statement = Some(Box::pin(self.prepare(stale.sql())).await?);
                 }
             }
         }

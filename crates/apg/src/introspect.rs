@@ -226,8 +226,8 @@ impl Client {
             return Ok(());
         }
         let sql = catalog_query(self.server_version_num().unwrap_or(0));
-        let out = self
-            .attempt_unnamed(Query::Sql(&sql), &[&unknown], Keep::Rows, access)
+        // Boxed: rare, and a statement's future would otherwise carry this one.
+        let out = Box::pin(self.attempt_unnamed(Query::Sql(&sql), &[&unknown], Keep::Rows, access))
             .await?;
         let mut rows = HashMap::with_capacity(out.rows.len());
         for row in &out.rows {

@@ -212,9 +212,13 @@ fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
     }
 }
 
-/// Adds `waker` to `list` unless an equivalent one is there already.
+/// Adds `waker` to `list` unless it is the last one there.
 fn register(list: &mut Vec<Waker>, waker: &Waker) {
-    if !list.iter().any(|w| w.will_wake(waker)) {
+    // Only the last entry is compared: a scan of the whole list made a burst of n
+    // waiters (10,000 first uses of one statement) cost n² comparisons. A task polled
+    // again while it waits, with another task registered in between, is listed twice
+    // and woken twice, which is harmless.
+    if !list.last().is_some_and(|w| w.will_wake(waker)) {
         list.push(waker.clone());
     }
 }
