@@ -94,6 +94,7 @@ macro_rules! apg_suite {
             copy_out_is_bounded,
             cancel_token_cancels,
             cancel_goes_to_the_address_connected_to,
+            statement_futures_stay_small,
             command_timeout_cancels,
             pool_many_tasks_share_few_connections,
             pool_dropped_futures_leave_clean_connections,
@@ -1332,6 +1333,21 @@ pub async fn copy_out_is_bounded(rt: Arc<dyn Runtime>) {
     assert_eq!(rows, 300_000);
     let queued = client.__stats().max_queued_responses;
     assert!(queued < 20_000, "{queued} chunks buffered");
+}
+
+/// Thousands of statements may be in flight at once: each future's state is memory
+/// the executor touches. Rare paths (preparing, re-preparing, catalog lookups, cancel
+/// connections) are boxed to keep it small.
+pub async fn statement_futures_stay_small(rt: Arc<dyn Runtime>) {
+    fn size<F>(_: &F) -> usize {
+        std::mem::size_of::<F>()
+    }
+    let client = connect(&rt).await;
+    let one = client.query_one("SELECT 1", &[]);
+    let execute = client.execute("SELECT 1", &[]);
+    let sizes = [size(&one), size(&execute)];
+    drop((one, execute));
+    assert!(sizes.iter().all(|&s| s <= 2560), "{sizes:?} bytes");
 }
 
 /// A name may resolve to several servers: the cancel request goes to the address the
