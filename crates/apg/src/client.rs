@@ -628,10 +628,11 @@ impl Client {
         columns: Option<Arc<[Column]>>,
     ) -> Result<Collected, Error> {
         let shared = self.shared();
-        let Some(limit) = shared.command_timeout() else {
-            return collect(responses, keep, columns).await;
-        };
+        // One collecting future for both paths: two would both take room in this one.
         let mut collecting = pin!(collect(responses, keep, columns));
+        let Some(limit) = shared.command_timeout() else {
+            return collecting.await;
+        };
         if let Some(result) = race(shared.runtime(), limit, collecting.as_mut()).await {
             return result;
         }
@@ -679,15 +680,19 @@ impl Client {
         };
         let mut retried = false;
         loop {
-            match self
+            // Bound first: a temporary of the match's scrutinee would stay in this
+            // future's state through the awaits of its arms.
+            let attempt = self
                 .attempt(query, statement.as_ref(), params, keep, Access::Normal)
-                .await?
-            {
+                .await?;
+            match attempt {
                 Attempt::Done(mut out) => {
                     if matches!(keep, Keep::Rows | Keep::One)
                         && statement.as_ref().map_or(true, Statement::is_unnamed)
+                        && self.result_needs_types(&out)
                     {
-                        self.describe_result(&mut out, Access::Normal).await?;
+                        // Boxed: rare, and large to carry in every statement's future.
+                        Box::pin(self.describe_result(&mut out, Access::Normal)).await?;
                     }
                     return Ok(out);
                 }
@@ -702,6 +707,20 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Whether [`describe_result`](Self::describe_result) has anything to do: a column
+    /// whose type is neither built in nor described yet, or described since.
+    fn result_needs_types(&self, out: &Collected) -> bool {
+        let Some(row) = out.first.as_ref().or_else(|| out.rows.first()) else {
+            return false;
+        };
+        let st = self.shared().lock();
+        row.columns().iter().any(|c| {
+            let oid = c.type_().oid();
+            !c.type_().is_described()
+                && (!st.types.knows(oid) || st.types.resolve(oid).is_described())
+        })
     }
 
     /// The columns of a result that came with its own RowDescription (the unnamed

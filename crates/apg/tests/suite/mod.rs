@@ -1340,14 +1340,14 @@ pub async fn copy_out_is_bounded(rt: Arc<dyn Runtime>) {
 /// connections) are boxed to keep it small.
 pub async fn statement_futures_stay_small(rt: Arc<dyn Runtime>) {
     fn size<F>(_: &F) -> usize {
-        std::mem::size_of::<F>()
+        size_of::<F>()
     }
     let client = connect(&rt).await;
     let one = client.query_one("SELECT 1", &[]);
     let execute = client.execute("SELECT 1", &[]);
     let sizes = [size(&one), size(&execute)];
     drop((one, execute));
-    assert!(sizes.iter().all(|&s| s <= 2560), "{sizes:?} bytes");
+    assert!(sizes.iter().all(|&s| s <= 1600), "{sizes:?} bytes");
 }
 
 /// A name may resolve to several servers: the cancel request goes to the address the
