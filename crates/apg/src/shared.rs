@@ -57,6 +57,10 @@ pub(crate) const BOUNDED_QUEUE: usize = 1024;
 /// Bytes waiting to be written above which COPY data waits for the socket.
 pub(crate) const SEND_HIGH_WATER: usize = 1 << 20;
 
+/// Queued requests this large are written by the task that adds to them, rather than
+/// wait for the driver's turn.
+const EARLY_WRITE_BYTES: usize = 64 * 1024;
+
 /// Bytes waiting to be written below which waiting COPY data may go on.
 pub(crate) const SEND_LOW_WATER: usize = 256 * 1024;
 
@@ -348,7 +352,10 @@ impl Shared {
     /// and registers its own interest. Returns whether everything went out. Called
     /// with the state locked, as the driver writes, so bytes keep their order.
     fn write_direct(&self, st: &mut State) -> bool {
-        if st.conn.in_flight() != 1 || st.needs_flush || st.closed {
+        // Alone, or with a batch large enough that the server had better start on it
+        // while tasks encode the rest (the driver writes only once they yield).
+        let worth_it = st.conn.in_flight() == 1 || st.unsent() >= EARLY_WRITE_BYTES;
+        if !worth_it || st.needs_flush || st.closed {
             return false;
         }
         let Ok(mut io) = self.io.0.try_lock() else {
