@@ -14,7 +14,9 @@
 //! requests that other tasks are encoding at that moment then go out in the same write.
 //! A lone request (sequential use, a pooled connection) goes out at once: usually
 //! written by the task that queued it, under the state lock, while the driver is not
-//! reading (`Shared::write_direct`); the driver then only reads the answer.
+//! reading (`Shared::write_direct`); the driver then only reads the answer. So does a
+//! batch that grew past 64 KiB while many tasks queue requests: the server starts on it
+//! before the last of them is encoded.
 //!
 //! When the budget runs out while there is still work, the driver wakes itself and
 //! yields, so one busy connection cannot starve the executor. Otherwise the socket
