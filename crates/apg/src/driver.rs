@@ -96,9 +96,13 @@ impl Driver {
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => return Ok(progress),
+                Poll::Pending => {
+                    st.send_blocked = true;
+                    return Ok(progress);
+                }
             }
         }
+        st.send_blocked = false;
         if st.needs_flush {
             match Pin::new(&mut **stream).poll_flush(cx) {
                 Poll::Ready(Ok(())) => st.needs_flush = false,

@@ -147,6 +147,9 @@ pub(crate) struct State {
     pub(crate) session: crate::session::SessionTracker,
     /// Bytes were written since the socket was last flushed.
     pub(crate) needs_flush: bool,
+    /// The socket took no more at the last write: the driver waits for it to drain,
+    /// and tasks do not try to write meanwhile (each try would be a system call).
+    pub(crate) send_blocked: bool,
 }
 
 /// The connection state shared by the driver and every client handle.
@@ -257,6 +260,7 @@ impl Shared {
                 listen: crate::listen::Hub::default(),
                 session: crate::session::SessionTracker::default(),
                 needs_flush: false,
+                send_blocked: false,
             }),
             pending_closes: Mutex::new(Vec::new()),
             closes_queued: AtomicBool::new(false),
@@ -355,7 +359,7 @@ impl Shared {
         // Alone, or with a batch large enough that the server had better start on it
         // while tasks encode the rest (the driver writes only once they yield).
         let worth_it = st.conn.in_flight() == 1 || st.unsent() >= EARLY_WRITE_BYTES;
-        if !worth_it || st.needs_flush || st.closed {
+        if !worth_it || st.needs_flush || st.send_blocked || st.closed {
             return false;
         }
         let Ok(mut io) = self.io.0.try_lock() else {
@@ -369,6 +373,10 @@ impl Shared {
         while let Some(bytes) = st.conn.poll_transmit() {
             match Pin::new(&mut **stream).poll_write(&mut cx, bytes) {
                 Poll::Ready(Ok(n)) if n > 0 => st.note_written(n),
+                Poll::Pending => {
+                    st.send_blocked = true;
+                    return false;
+                }
                 // The driver tries again, and reports what fails.
                 _ => return false,
             }
