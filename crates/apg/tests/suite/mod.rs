@@ -61,6 +61,7 @@ macro_rules! apg_suite {
             prepare_describes_the_statement,
             concurrent_queries_are_pipelined,
             concurrent_first_use_prepares_once,
+            large_batches_are_written_while_tasks_queue_more,
             statement_cache_hits,
             reprepare_after_schema_change,
             reprepare_after_deallocate,
@@ -502,6 +503,34 @@ pub async fn concurrent_queries_are_pipelined(rt: Arc<dyn Runtime>) {
         after.max_in_flight
     );
     assert_eq!(after.statements_prepared, before.statements_prepared);
+}
+
+/// Thousands of tasks queue requests of 2 KiB at once, megabytes in all: the batch is
+/// written in pieces as it grows (by the queuing tasks) and as the socket drains (by
+/// the driver), and every answer reaches its task.
+pub async fn large_batches_are_written_while_tasks_queue_more(rt: Arc<dyn Runtime>) {
+    let client = connect(&rt).await;
+    let sql = "SELECT length($1::text) + $2::int4";
+    client.prepare(sql).await.unwrap();
+    let before = client.__stats();
+    let text = "x".repeat(2048);
+    let queries = (0..3000i32).map(|i| {
+        let (client, text) = (client.clone(), &text);
+        async move {
+            let v: i32 = client.query_scalar(sql, &[text, &i]).await.unwrap();
+            assert_eq!(v, 2048 + i);
+        }
+    });
+    within(&rt, 60, futures_util::future::join_all(queries)).await;
+    let writes = client.__stats().writes - before.writes;
+    assert!(writes > 1, "6 MB of requests in {writes} write");
+    assert_eq!(
+        client
+            .query_scalar::<i32, _>("SELECT 1", &[])
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 pub async fn concurrent_first_use_prepares_once(rt: Arc<dyn Runtime>) {
