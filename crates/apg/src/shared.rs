@@ -224,10 +224,16 @@ fn register(list: &mut Vec<Waker>, waker: &Waker) {
     // Only the last entry is compared: a scan of the whole list made a burst of n
     // waiters (10,000 first uses of one statement) cost n² comparisons. A task polled
     // again while it waits, with another task registered in between, is listed twice
-    // and woken twice, which is harmless.
-    if !list.last().is_some_and(|w| w.will_wake(waker)) {
-        list.push(waker.clone());
+    // and woken twice, which is harmless; so that such a task cannot grow the list
+    // without bound, its older entries are dropped whenever the length reaches a power
+    // of two (one scan per doubling: constant time per registration on average).
+    if list.last().is_some_and(|w| w.will_wake(waker)) {
+        return;
     }
+    if list.len() >= 64 && list.len().is_power_of_two() {
+        list.retain(|w| !w.will_wake(waker));
+    }
+    list.push(waker.clone());
 }
 
 impl Shared {

@@ -142,7 +142,9 @@ pub struct PoolStats {
     pub acquires: u64,
     /// Acquires that timed out.
     pub timeouts: u64,
-    /// Total time acquirers spent waiting, successful or not.
+    /// Total time acquirers spent waiting, successful or not: from when an acquire
+    /// had to wait (for a connection, a new connection, a health check or a hook) to
+    /// its end. An acquire that found an idle connection at once adds nothing.
     pub acquire_wait: Duration,
     /// Connections made.
     pub created: u64,
