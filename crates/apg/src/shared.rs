@@ -913,3 +913,33 @@ impl Drop for Responses {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Task;
+    impl std::task::Wake for Task {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn waker_lists_stay_bounded_when_tasks_poll_again() {
+        let (a, b) = (Waker::from(Arc::new(Task)), Waker::from(Arc::new(Task)));
+        let mut list = Vec::new();
+        for _ in 0..10_000 {
+            register(&mut list, &a);
+            register(&mut list, &a);
+            register(&mut list, &b);
+        }
+        assert!(list.len() <= 128, "{} entries for two tasks", list.len());
+        assert!(list.iter().any(|w| w.will_wake(&a)) && list.iter().any(|w| w.will_wake(&b)));
+        // A burst of distinct waiters is kept whole.
+        let many: Vec<Waker> = (0..1000).map(|_| Waker::from(Arc::new(Task))).collect();
+        let mut list = Vec::new();
+        for w in &many {
+            register(&mut list, w);
+        }
+        assert_eq!(list.len(), 1000);
+    }
+}
