@@ -132,6 +132,21 @@ fn require_fails_when_the_server_refuses_tls() {
     assert_eq!(server.join().unwrap(), b"");
 }
 
+/// Relays `client` to the server on `port`, sending `first` (bytes already read from
+/// the client) ahead of the rest, until either side closes.
+fn relay(client: TcpStream, first: &[u8], port: u16) {
+    let server = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    (&server).write_all(first).unwrap();
+    let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut s2);
+        let _ = s2.shutdown(std::net::Shutdown::Write);
+    });
+    let (mut client, mut server) = (client, server);
+    let _ = std::io::copy(&mut server, &mut client);
+    let _ = client.shutdown(std::net::Shutdown::Write);
+}
+
 /// A front for `port` that relays every connection and records its first eight bytes
 /// (an SSLRequest, or a CancelRequest code); with `refuse_tls` it answers `N` to
 /// SSLRequest itself and relays what follows.
@@ -150,20 +165,12 @@ fn proxy(port: u16, refuse_tls: bool) -> (u16, Arc<std::sync::Mutex<Vec<[u8; 8]>
                     return;
                 }
                 log.lock().unwrap().push(first);
-                let server = TcpStream::connect(("127.0.0.1", port)).unwrap();
                 if refuse_tls && first == SSL_REQUEST {
                     client.write_all(b"N").unwrap();
+                    relay(client, &[], port);
                 } else {
-                    (&server).write_all(&first).unwrap();
+                    relay(client, &first, port);
                 }
-                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                thread::spawn(move || {
-                    let _ = std::io::copy(&mut c2, &mut s2);
-                    let _ = s2.shutdown(std::net::Shutdown::Write);
-                });
-                let (mut client, mut server) = (client, server);
-                let _ = std::io::copy(&mut server, &mut client);
-                let _ = client.shutdown(std::net::Shutdown::Write);
             });
         }
     });
@@ -526,16 +533,7 @@ fn cancel_is_not_downgraded_when_the_session_used_tls() {
                     }
                     return;
                 }
-                let server = TcpStream::connect(("127.0.0.1", port)).unwrap();
-                (&server).write_all(&first).unwrap();
-                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                thread::spawn(move || {
-                    let _ = std::io::copy(&mut c2, &mut s2);
-                    let _ = s2.shutdown(std::net::Shutdown::Write);
-                });
-                let (mut client, mut server) = (client, server);
-                let _ = std::io::copy(&mut server, &mut client);
-                let _ = client.shutdown(std::net::Shutdown::Write);
+                relay(client, &first, port);
             });
         }
     });
