@@ -131,16 +131,20 @@ enum Case {
     /// `SELECT $1::int4` from 32 tasks sharing a pool of 8 connections, one checkout
     /// per query.
     Pool,
+    /// Case (f) with apg's pool pipelining up to 4 statements per connection
+    /// (`PoolBuilder::pipeline_depth`); deadpool-postgres runs (f) again.
+    PoolPipelined,
 }
 
 impl Case {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Sequential,
         Self::Concurrent,
         Self::Rows,
         Self::InsertMany,
         Self::CopyIn,
         Self::Pool,
+        Self::PoolPipelined,
     ];
 
     fn label(self) -> &'static str {
@@ -151,13 +155,14 @@ impl Case {
             Self::InsertMany => "(d) 1,000-row insert",
             Self::CopyIn => "(e) 100,000-row binary COPY in",
             Self::Pool => "(f) pool_select1: 32 tasks, pool of 8, SELECT $1::int4",
+            Self::PoolPipelined => "(g) pool_select1, apg with pipeline_depth(4)",
         }
     }
 
     /// What one operation is, for the table.
     fn unit(self) -> &'static str {
         match self {
-            Self::Sequential | Self::Concurrent | Self::Pool => "query",
+            Self::Sequential | Self::Concurrent | Self::Pool | Self::PoolPipelined => "query",
             Self::Rows => "query (1,000 rows)",
             Self::InsertMany => "insert of 1,000 rows",
             Self::CopyIn => "COPY of 100,000 rows",
@@ -174,16 +179,18 @@ impl Case {
             Self::InsertMany => 50.0,
             Self::CopyIn => 3.0,
             // Queries per task.
-            Self::Pool => 1_000.0,
+            Self::Pool | Self::PoolPipelined => 1_000.0,
         };
         (base * scale).round().max(1.0) as u64
     }
 }
 
 const CONCURRENT: i32 = 10_000;
-/// Tasks sharing the pool in case (f), and the pool's size.
+/// Tasks sharing the pool in cases (f) and (g), the pool's size, and statements
+/// pipelined per connection in (g).
 const POOL_TASKS: i32 = 32;
 const POOL_SIZE: usize = 8;
+const POOL_PIPELINE_DEPTH: usize = 4;
 const INSERT_ROWS: i32 = 1_000;
 const COPY_ROWS: i32 = 100_000;
 const ROWS_SQL: &str = "SELECT i, i::text, i::float8 FROM generate_series(1, 1000) i";
@@ -216,6 +223,7 @@ fn insert_rows() -> Vec<(i32, String)> {
 struct Apg {
     client: apg::Client,
     pool: apg::Pool,
+    pipelined_pool: apg::Pool,
     rows: Vec<(i32, String)>,
 }
 
@@ -236,10 +244,15 @@ impl Apg {
             Some("always") => builder = builder.always_reset(true),
             Some(reset) => builder = builder.reset_query(reset),
         }
-        let pool = builder.build(Arc::new(runtime))?;
+        let runtime: Arc<dyn apg::Runtime> = Arc::new(runtime);
+        let pool = builder.clone().build(Arc::clone(&runtime))?;
+        let pipelined_pool = builder
+            .pipeline_depth(POOL_PIPELINE_DEPTH)
+            .build(runtime)?;
         Ok(Self {
             client,
             pool,
+            pipelined_pool,
             rows: insert_rows(),
         })
     }
@@ -343,10 +356,14 @@ impl Apg {
                     ops,
                 })
             }
-            Case::Pool => {
+            Case::Pool | Case::PoolPipelined => {
+                let pool = match case {
+                    Case::PoolPipelined => &self.pipelined_pool,
+                    _ => &self.pool,
+                };
                 timed(ops * u64::from(POOL_TASKS.unsigned_abs()), async {
                     let tasks = (0..POOL_TASKS).map(|t| {
-                        let pool = self.pool.clone();
+                        let pool = pool.clone();
                         tokio::spawn(async move {
                             for i in pool_values(t, ops)? {
                                 let v: i32 = pool.query_scalar(INT_SQL, &[&i]).await?;
@@ -575,7 +592,8 @@ impl Tp {
                     ops,
                 })
             }
-            Case::Pool => {
+            // deadpool-postgres has no pipelining: (g) runs (f) again.
+            Case::Pool | Case::PoolPipelined => {
                 timed(ops * u64::from(POOL_TASKS.unsigned_abs()), async {
                     let tasks = (0..POOL_TASKS).map(|t| {
                         let pool = self.pool.clone();

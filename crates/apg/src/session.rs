@@ -53,22 +53,34 @@ pub(crate) fn tag_is_session_neutral(tag: &[u8]) -> bool {
 
 /// Whether SQL text calls functions that change the session behind a `SELECT`:
 /// advisory locks (`pg_advisory_lock`, `pg_try_advisory_lock`, ...) and
-/// `set_config`; or makes a temporary table that completes as a `SELECT`. Case-insensitive; a mention in a comment or string counts too
-/// (a needless reset costs less than a missed one).
+/// `set_config`; or makes a temporary table that completes as a `SELECT`.
+/// Case-insensitive; a mention in a comment or string counts too (a needless reset
+/// costs less than a missed one).
 pub(crate) fn sql_touches_session(sql: &str) -> bool {
-    const NAMES: [&[u8]; 4] = [
-        b"pg_advisory",
-        b"pg_try_advisory",
-        b"set_config",
-        b"pg_temp",
-    ];
     let bytes = sql.as_bytes();
-    if NAMES.iter().any(|name| {
-        bytes
-            .windows(name.len())
-            .any(|window| window.eq_ignore_ascii_case(name))
-    }) {
+    // Every name has an underscore, at index 2 or 3: look only around underscores, so
+    // the common text costs one `memchr` pass.
+    let named = memchr::memchr_iter(b'_', bytes).any(|i| {
+        let from = |back: usize| i.checked_sub(back).map_or(&[][..], |start| &bytes[start..]);
+        let starts = |text: &[u8], name: &[u8]| {
+            text.get(..name.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(name))
+        };
+        starts(from(2), b"pg_advisory")
+            || starts(from(2), b"pg_try_advisory")
+            || starts(from(2), b"pg_temp")
+            || starts(from(3), b"set_config")
+    });
+    if named {
         return true;
+    }
+    let mentions_temp = memchr::memchr2_iter(b't', b'T', bytes).any(|i| {
+        bytes
+            .get(i..i + 4)
+            .is_some_and(|word| word.eq_ignore_ascii_case(b"temp"))
+    });
+    if !mentions_temp {
+        return false;
     }
     // `CREATE TEMP TABLE ... AS` and `SELECT ... INTO TEMP t` complete as `SELECT n`:
     // word pairs, whatever whitespace separates them.
@@ -83,6 +95,33 @@ pub(crate) fn sql_touches_session(sql: &str) -> bool {
         previous = word;
     }
     false
+}
+
+/// Whether a statement may run pipelined on one connection with other callers'
+/// statements (`PoolBuilder::pipeline_depth`): a query or DML, by its first word
+/// (`SELECT`, `VALUES`, `TABLE`, `WITH`, `INSERT`, `UPDATE`, `DELETE`, `MERGE`,
+/// `SHOW`), that names no session function ([`sql_touches_session`]). Such a statement
+/// can neither open a transaction block nor leave anything in the session for the
+/// others to see. Everything else (transaction control, `SET`, `LISTEN`, DDL, `CALL`,
+/// `DO`, text that starts with a comment) is refused.
+pub(crate) fn sql_is_self_contained(sql: &str) -> bool {
+    const FIRST_WORDS: [&[u8]; 9] = [
+        b"SELECT", b"VALUES", b"TABLE", b"WITH", b"INSERT", b"UPDATE", b"DELETE", b"MERGE", b"SHOW",
+    ];
+    let bytes = sql.as_bytes();
+    let Some(start) = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace() && *b != b'(')
+    else {
+        return false;
+    };
+    let rest = &bytes[start..];
+    let end = rest
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let first = &rest[..end];
+    FIRST_WORDS.iter().any(|w| first.eq_ignore_ascii_case(w)) && !sql_touches_session(sql)
 }
 
 /// [`sql_touches_session`] for a statement about to run: a prepared statement's
@@ -215,6 +254,48 @@ mod tests {
         assert!(!sql_touches_session("INSERT INTO temperatures VALUES (1)"));
         assert!(!sql_touches_session("SELECT $1::int4"));
         assert!(!sql_touches_session(""));
+    }
+
+    #[test]
+    fn self_contained_statements() {
+        for sql in [
+            "SELECT $1::int4",
+            "  select 1",
+            "(SELECT 1) UNION (SELECT 2)",
+            "WITH t AS (DELETE FROM x RETURNING *) SELECT * FROM t",
+            "insert into temperatures values (1)",
+            "UPDATE t SET a = 1",
+            "DELETE FROM t",
+            "VALUES (1)",
+            "TABLE t",
+            "MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE",
+            "SHOW work_mem",
+            "SELECT * FROM t FOR UPDATE",
+        ] {
+            assert!(sql_is_self_contained(sql), "{sql}");
+        }
+        for sql in [
+            "",
+            "   ",
+            "BEGIN",
+            "COMMIT",
+            "SET work_mem = '1MB'",
+            "LISTEN ch",
+            "CREATE TABLE t (a int)",
+            "CALL p()",
+            "DO $$ BEGIN END $$",
+            "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+            "PREPARE p AS SELECT 1",
+            "-- a comment\nSELECT 1",
+            "/* a comment */ SELECT 1",
+            "SELECTED",
+            "SELECT pg_advisory_lock(1)",
+            "SELECT set_config('search_path', 'x', false)",
+            "SELECT 1 INTO TEMP t",
+            "LOCK TABLE t",
+        ] {
+            assert!(!sql_is_self_contained(sql), "{sql}");
+        }
     }
 
     #[test]

@@ -31,6 +31,18 @@
 // written since it was handed out clean needs no reset at all, and one whose session
 // was not seen to change (`crate::session`: only queries, DML and transaction
 // control ran) needs at most the `ROLLBACK`.
+//
+// *Shared connections* (`PoolBuilder::pipeline_depth` above 1). A one-call statement
+// that cannot change what others see (`session::sql_is_self_contained`) and would
+// otherwise wait joins a `Lease`: a checked-out connection lent to such statements,
+// up to the depth at a time, counted under the pool's lock. Joining follows the same
+// rule as taking an idle connection (only when nobody waits), and a statement's
+// place on a lease is handed to the first waiter if it can share, so the queue stays
+// first come, first served: an acquirer that needs a connection of its own stops new
+// joins until a lease drains and comes back. The last statement to leave a lease
+// returns its connection through the ordinary release. A lease takes no new
+// statements once its connection is seen closed, expired, retired or past
+// `max_queries`, so a busy one still drains.
 
 mod options;
 
@@ -50,11 +62,12 @@ use apg_proto::message::backend::TransactionStatus;
 use apg_proto::types::FromSql;
 
 use crate::cancel::race;
-use crate::client::{usage_error, Client, Params, ToStatement};
+use crate::client::{usage_error, Client, Params, Query, ToStatement};
 use crate::config::Config;
 use crate::error::Error;
 use crate::row::Row;
 use crate::runtime::Runtime;
+use crate::session;
 use crate::shared::{noop_waker, Access, IdHasher, Item, Responses};
 
 use options::Options;
@@ -153,6 +166,11 @@ pub struct PoolStats {
     pub resets: u64,
     /// Returns that sent a `ROLLBACK` (a transaction was left open).
     pub rollbacks: u64,
+    /// One-call statements that ran on a connection already running others
+    /// ([`PoolBuilder::pipeline_depth`]); counted in `acquires` too.
+    pub shared: u64,
+    /// Connections lent to one-call statements that share them, now.
+    pub leases: usize,
     /// Connections closed, by reason.
     pub closed: ClosedCounts,
 }
@@ -204,6 +222,27 @@ enum Grant {
     Idle(IdleConn),
     /// A slot: the right to make a new connection.
     Open,
+    /// A place on a shared connection.
+    Join(Arc<Lease>),
+}
+
+/// A checked-out connection lent to one-call statements that run pipelined on it.
+/// Dropping the last reference returns the connection to the pool.
+struct Lease {
+    pooled: PooledConnection,
+}
+
+/// A lease, as the pool's state keeps it.
+struct LeaseEntry {
+    lease: Arc<Lease>,
+    /// Statements on it, or granted to waiters.
+    users: usize,
+    /// Statements it may still take before `max_queries` ([`u64::MAX`]: no limit).
+    joins_left: u64,
+    /// Its connection was seen closed: no more statements.
+    broken: bool,
+    generation: u64,
+    expires: Option<Instant>,
 }
 
 struct State {
@@ -214,6 +253,7 @@ struct State {
     /// Slots taken by the background task to make `min_idle` connections.
     opening: usize,
     waiting: VecDeque<Waiting>,
+    leases: Vec<LeaseEntry>,
     /// The acquire-timeout task, parked while nobody waits.
     sweeper: Option<Waker>,
     /// Keyed by waiter ids, which the pool numbers itself: no flooding to fear,
@@ -233,6 +273,7 @@ struct Counters {
     created: AtomicU64,
     resets: AtomicU64,
     rollbacks: AtomicU64,
+    shared: AtomicU64,
     closed: [AtomicU64; 7],
 }
 
@@ -336,6 +377,7 @@ impl Pool {
                 size: 0,
                 opening: 0,
                 waiting: VecDeque::new(),
+                leases: Vec::new(),
                 sweeper: None,
                 granted: HashMap::default(),
                 next_waiter: 0,
@@ -367,17 +409,22 @@ impl Pool {
         // The clock is read only if the acquire has to wait: most do not.
         let mut waiting_since = None;
         let result = self.inner.acquire(&mut waiting_since).await;
-        let c = &self.inner.counters;
-        if let Some(since) = waiting_since {
-            c.wait_nanos
-                .fetch_add(nanos(since.elapsed()), Ordering::Relaxed);
-        }
-        match &result {
-            Ok(_) => c.acquires.fetch_add(1, Ordering::Relaxed),
-            Err(PoolError::Timeout) => c.timeouts.fetch_add(1, Ordering::Relaxed),
-            Err(_) => 0,
-        };
+        self.inner.count_acquire(waiting_since, &result);
         result
+    }
+
+    /// A connection for one statement: a place on a shared one if the pool
+    /// pipelines and the statement allows it, else one of its own.
+    async fn one_call(&self, query: Query<'_>) -> Result<OneCall, PoolError> {
+        let shares = self.inner.options.pipeline_depth > 1
+            && matches!(query, Query::Sql(sql) if session::sql_is_self_contained(sql));
+        if !shares {
+            return self.acquire().await.map(OneCall::Own);
+        }
+        let mut waiting_since = None;
+        let result = self.inner.share(&mut waiting_since).await;
+        self.inner.count_acquire(waiting_since, &result);
+        result.map(OneCall::Shared)
     }
 
     /// Acquires a connection, runs [`Client::query`] and releases the connection.
@@ -390,7 +437,9 @@ impl Pool {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Error> {
-        self.acquire().await?.query(statement, params).await
+        let conn = self.one_call(statement.query()).await?;
+        let result = conn.query(statement, params).await;
+        conn.finished(result)
     }
 
     /// Acquires a connection, runs [`Client::query_one`] and releases the connection.
@@ -403,7 +452,9 @@ impl Pool {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Row, Error> {
-        self.acquire().await?.query_one(statement, params).await
+        let conn = self.one_call(statement.query()).await?;
+        let result = conn.query_one(statement, params).await;
+        conn.finished(result)
     }
 
     /// Acquires a connection, runs [`Client::query_opt`] and releases the connection.
@@ -416,7 +467,9 @@ impl Pool {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        self.acquire().await?.query_opt(statement, params).await
+        let conn = self.one_call(statement.query()).await?;
+        let result = conn.query_opt(statement, params).await;
+        conn.finished(result)
     }
 
     /// Acquires a connection, runs [`Client::query_scalar`] and releases the
@@ -430,7 +483,9 @@ impl Pool {
         T: for<'a> FromSql<'a>,
         S: ToStatement + ?Sized,
     {
-        self.acquire().await?.query_scalar(statement, params).await
+        let conn = self.one_call(statement.query()).await?;
+        let result = conn.query_scalar(statement, params).await;
+        conn.finished(result)
     }
 
     /// Acquires a connection, runs [`Client::execute`] and releases the connection.
@@ -443,7 +498,9 @@ impl Pool {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<u64, Error> {
-        self.acquire().await?.execute(statement, params).await
+        let conn = self.one_call(statement.query()).await?;
+        let result = conn.execute(statement, params).await;
+        conn.finished(result)
     }
 
     /// Closes the pool: acquires fail with [`PoolError::Closed`] from now on, idle
@@ -517,6 +574,8 @@ impl Pool {
             created: c.created.load(Ordering::Relaxed),
             resets: c.resets.load(Ordering::Relaxed),
             rollbacks: c.rollbacks.load(Ordering::Relaxed),
+            shared: c.shared.load(Ordering::Relaxed),
+            leases: st.leases.len(),
             closed: ClosedCounts {
                 broken: get(Reason::Broken as usize),
                 expired: get(Reason::Expired as usize),
@@ -693,9 +752,12 @@ impl Inner {
     /// Waits for an idle connection or a slot, first come first served, until
     /// the acquire timeout (enforced by the sweeper task, which wakes waiters past
     /// their deadline). Sets `waiting_since` when it has to wait.
+    /// `shares`: the acquirer runs one self-contained statement and can take a place
+    /// on a shared connection.
     async fn grant(
         self: &Arc<Self>,
         waiting_since: &mut Option<Instant>,
+        shares: bool,
     ) -> Result<Grant, PoolError> {
         let mut deadline = None;
         let mut waiter = Waiter {
@@ -732,6 +794,11 @@ impl Inner {
                     st.size += 1;
                     return Poll::Ready(Ok(Grant::Open));
                 }
+                if shares {
+                    if let Some(lease) = self.join(&mut st) {
+                        return Poll::Ready(Ok(Grant::Join(lease)));
+                    }
+                }
             }
             let since = *waiting_since.get_or_insert_with(Instant::now);
             deadline = self.deadline(since);
@@ -741,6 +808,7 @@ impl Inner {
                 id,
                 waker: cx.waker().clone(),
                 deadline,
+                shares,
             });
             waiter.id = Some(id);
             // The sweeper parks while nobody waits: it has a deadline to watch now.
@@ -762,9 +830,45 @@ impl Inner {
         self: &Arc<Self>,
         waiting_since: &mut Option<Instant>,
     ) -> Result<PooledConnection, PoolError> {
-        let mut grant = self.grant(waiting_since).await?;
+        let grant = self.grant(waiting_since, false).await?;
+        self.take(grant, waiting_since).await
+    }
+
+    /// A place on a shared connection for one self-contained statement: on one
+    /// already lent, or on a connection checked out now and lent from here on.
+    async fn share(
+        self: &Arc<Self>,
+        waiting_since: &mut Option<Instant>,
+    ) -> Result<Share, PoolError> {
+        let grant = self.grant(waiting_since, true).await?;
+        let lease = match grant {
+            Grant::Join(lease) => lease,
+            grant => {
+                let pooled = self.take(grant, waiting_since).await?;
+                self.lend(pooled)
+            }
+        };
+        Ok(Share {
+            inner: Arc::clone(self),
+            lease: Some(lease),
+        })
+    }
+
+    /// Turns a grant into a connection of the caller's own: makes one, or checks
+    /// an idle one (and makes one in its place if it fails the check).
+    async fn take(
+        self: &Arc<Self>,
+        mut grant: Grant,
+        waiting_since: &mut Option<Instant>,
+    ) -> Result<PooledConnection, PoolError> {
         loop {
             match grant {
+                // Only acquirers that share are given places on shared connections;
+                // were one given to another, it would wait again.
+                Grant::Join(lease) => {
+                    self.leave(lease);
+                    grant = self.grant(waiting_since, false).await?;
+                }
                 Grant::Open => {
                     let permit = Permit {
                         inner: Some(Arc::clone(self)),
@@ -796,6 +900,147 @@ impl Inner {
                     Err(()) => grant = Grant::Open,
                 },
             }
+        }
+    }
+
+    /// Counts an acquire's outcome and wait.
+    fn count_acquire<T>(&self, waiting_since: Option<Instant>, result: &Result<T, PoolError>) {
+        let c = &self.counters;
+        if let Some(since) = waiting_since {
+            c.wait_nanos
+                .fetch_add(nanos(since.elapsed()), Ordering::Relaxed);
+        }
+        match result {
+            Ok(_) => c.acquires.fetch_add(1, Ordering::Relaxed),
+            Err(PoolError::Timeout) => c.timeouts.fetch_add(1, Ordering::Relaxed),
+            Err(_) => 0,
+        };
+    }
+
+    /// Lends a connection just checked out to one statement (the caller's) and
+    /// more to come; hands places on it to waiters at the front that share.
+    fn lend(self: &Arc<Self>, pooled: PooledConnection) -> Arc<Lease> {
+        let (generation, expires) = match &pooled.conn {
+            Some(conn) => (conn.generation, conn.expires),
+            None => (u64::MAX, None),
+        };
+        let joins_left = match self.options.max_queries {
+            Some(max) => max.saturating_sub(pooled.shared().lock().session.statements()),
+            None => u64::MAX,
+        };
+        let lease = Arc::new(Lease { pooled });
+        let mut wake = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            let mut entry = LeaseEntry {
+                lease: Arc::clone(&lease),
+                users: 1,
+                joins_left: joins_left.saturating_sub(1),
+                broken: false,
+                generation,
+                expires,
+            };
+            let mut now = None;
+            while entry.users < self.options.pipeline_depth
+                && st.waiting.front().is_some_and(|w| w.shares)
+                && self.joinable(&entry, &st, &mut now)
+            {
+                if let Some(w) = st.waiting.pop_front() {
+                    self.admit(&mut entry);
+                    st.granted
+                        .insert(w.id, Grant::Join(Arc::clone(&entry.lease)));
+                    wake.push(w.waker);
+                }
+            }
+            st.leases.push(entry);
+        }
+        for w in wake {
+            w.wake();
+        }
+        lease
+    }
+
+    /// Whether a lease can take one more statement now.
+    fn joinable(&self, entry: &LeaseEntry, st: &State, now: &mut Option<Instant>) -> bool {
+        !entry.broken
+            && !st.closed
+            && entry.joins_left > 0
+            && entry.generation == st.generation
+            // The clock is read only when connections expire.
+            && entry
+                .expires
+                .map_or(true, |e| *now.get_or_insert_with(Instant::now) < e)
+    }
+
+    /// Counts one more statement on a lease.
+    fn admit(&self, entry: &mut LeaseEntry) {
+        entry.users += 1;
+        entry.joins_left = entry.joins_left.saturating_sub(1);
+        self.counters.shared.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A place on the lease running the fewest statements, below the depth.
+    fn join(&self, st: &mut State) -> Option<Arc<Lease>> {
+        let mut now = None;
+        let mut best: Option<usize> = None;
+        for (i, entry) in st.leases.iter().enumerate() {
+            if entry.users < self.options.pipeline_depth
+                && best.map_or(true, |b| entry.users < st.leases[b].users)
+                && self.joinable(entry, st, &mut now)
+            {
+                best = Some(i);
+            }
+        }
+        let entry = &mut st.leases[best?];
+        self.admit(entry);
+        Some(Arc::clone(&entry.lease))
+    }
+
+    /// A statement left a lease: its place goes to the first waiter if that one
+    /// shares; the last to leave returns the connection.
+    fn leave(self: &Arc<Self>, lease: Arc<Lease>) {
+        let mut wake = None;
+        {
+            let mut guard = lock(&self.state);
+            let st = &mut *guard;
+            let Some(i) = st.leases.iter().position(|e| Arc::ptr_eq(&e.lease, &lease)) else {
+                // Not lent (cannot happen): dropping the last reference returns it.
+                return;
+            };
+            let mut now = None;
+            let entry = &st.leases[i];
+            let hand_on =
+                st.waiting.front().is_some_and(|w| w.shares) && self.joinable(entry, st, &mut now);
+            let entry = &mut st.leases[i];
+            entry.users -= 1;
+            if hand_on {
+                if let Some(w) = st.waiting.pop_front() {
+                    self.admit(entry);
+                    st.granted
+                        .insert(w.id, Grant::Join(Arc::clone(&entry.lease)));
+                    wake = Some(w.waker);
+                }
+            } else if entry.users == 0 {
+                st.leases.swap_remove(i);
+            }
+        }
+        if let Some(w) = wake {
+            w.wake();
+        }
+        // The last reference, when the lease was removed: the connection goes back
+        // through the ordinary release, outside the lock.
+        drop(lease);
+    }
+
+    /// A statement on a lease failed: if its connection closed, the lease takes no
+    /// more.
+    fn lease_failed(&self, lease: &Arc<Lease>) {
+        if !lease.pooled.is_closed() {
+            return;
+        }
+        let mut st = lock(&self.state);
+        if let Some(entry) = st.leases.iter_mut().find(|e| Arc::ptr_eq(&e.lease, lease)) {
+            entry.broken = true;
         }
     }
 
@@ -1273,6 +1518,8 @@ struct Waiting {
     waker: Waker,
     /// When its acquire times out.
     deadline: Option<Instant>,
+    /// It can take a place on a shared connection.
+    shares: bool,
 }
 
 impl Drop for Waiter {
@@ -1286,6 +1533,7 @@ impl Drop for Waiter {
         match grant {
             Some(Grant::Idle(idle)) => self.inner.put_idle(idle),
             Some(Grant::Open) => self.inner.free_slot(),
+            Some(Grant::Join(lease)) => self.inner.leave(lease),
             None => {}
         }
     }
@@ -1359,6 +1607,56 @@ impl Drop for PooledConnection {
         if let Some(conn) = self.conn.take() {
             self.inner
                 .release(conn, self.reset.take(), self.discard, self.writes);
+        }
+    }
+}
+
+/// A place on a shared connection, for one statement: leaving it (on drop) lets the
+/// next statement in, or returns the connection when it was the last.
+struct Share {
+    inner: Arc<Inner>,
+    lease: Option<Arc<Lease>>,
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            self.inner.leave(lease);
+        }
+    }
+}
+
+/// The connection a one-call method runs its statement on.
+enum OneCall {
+    Own(PooledConnection),
+    Shared(Share),
+}
+
+impl OneCall {
+    /// Passes the statement's result on, noting a shared connection that failed.
+    fn finished<T>(self, result: Result<T, Error>) -> Result<T, Error> {
+        if let (Err(_), Self::Shared(share)) = (&result, &self) {
+            if let Some(lease) = &share.lease {
+                share.inner.lease_failed(lease);
+            }
+        }
+        result
+    }
+}
+
+impl Deref for OneCall {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        match self {
+            Self::Own(pooled) => pooled,
+            Self::Shared(Share {
+                lease: Some(lease), ..
+            }) => &lease.pooled,
+            // `lease` is only taken by `drop`.
+            Self::Shared(Share { lease: None, .. }) => {
+                unreachable!("a place on a shared connection always holds its lease")
+            }
         }
     }
 }

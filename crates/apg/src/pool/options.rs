@@ -36,6 +36,7 @@ pub(crate) struct Options {
     pub(crate) lifetime_jitter: Duration,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_queries: Option<u64>,
+    pub(crate) pipeline_depth: usize,
     pub(crate) always_reset: bool,
     pub(crate) health_check_after: Option<Duration>,
     pub(crate) reset_query: String,
@@ -70,6 +71,7 @@ impl Options {
 ///     .build(runtime)?;
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct PoolBuilder {
     pub(crate) config: Config,
     pub(crate) options: Options,
@@ -83,6 +85,7 @@ impl fmt::Debug for PoolBuilder {
             .field("acquire_timeout", &self.options.acquire_timeout)
             .field("max_lifetime", &self.options.max_lifetime)
             .field("idle_timeout", &self.options.idle_timeout)
+            .field("pipeline_depth", &self.options.pipeline_depth)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +107,7 @@ impl PoolBuilder {
                 lifetime_jitter: Duration::from_secs(3 * 60),
                 idle_timeout: Some(Duration::from_secs(10 * 60)),
                 max_queries: None,
+                pipeline_depth: 1,
                 always_reset: false,
                 health_check_after: Some(Duration::from_secs(30)),
                 reset_query: DEFAULT_RESET_QUERY.to_owned(),
@@ -170,6 +174,45 @@ impl PoolBuilder {
     /// server (memory of cached plans, catalog caches).
     pub fn max_queries(mut self, n: Option<u64>) -> Self {
         self.options.max_queries = n;
+        self
+    }
+
+    /// How many one-call statements may run pipelined on one connection once every
+    /// connection is in use: 1, the default, gives each statement a connection of its
+    /// own (0 counts as 1).
+    ///
+    /// With a depth above 1, a call of [`Pool::query`], [`Pool::execute`] and the
+    /// like that would wait for a connection instead joins the connection running
+    /// the fewest statements. Its statement goes out behind theirs, often in the same
+    /// socket write, and their answers come back together: fewer system calls and
+    /// wake-ups per statement, for the client and for the server, and no wait for a
+    /// connection to come back. Connections are still opened up to `max_size` before
+    /// any is shared.
+    ///
+    /// Only SQL text that cannot change what the others see shares a connection: a
+    /// query or DML (its first word `SELECT`, `VALUES`, `TABLE`, `WITH`, `INSERT`,
+    /// `UPDATE`, `DELETE`, `MERGE` or `SHOW`) that does not name `set_config`,
+    /// advisory-lock functions or a temporary table. Each runs in its own implicit
+    /// transaction, so an error in one leaves the others as they were. Anything
+    /// else, a prepared [`Statement`](crate::Statement), and [`Pool::acquire`] take
+    /// a connection of their own, in the same first-come queue.
+    ///
+    /// The price: a statement waits for those ahead of it on its connection, so one
+    /// slow statement holds up the quick ones behind it; and with a
+    /// `command_timeout`, the cancel of a timed-out statement can also hit one queued
+    /// right behind it (a cancel names the session, not the statement: see
+    /// [`CancelToken`](crate::CancelToken)). It suits a load of short statements.
+    ///
+    /// ```no_run
+    /// # fn f(config: apg::Config, runtime: std::sync::Arc<dyn apg::Runtime>) -> Result<(), apg::Error> {
+    /// let pool = apg::Pool::builder(config)
+    ///     .max_size(8)
+    ///     .pipeline_depth(4) // up to 32 statements in flight
+    ///     .build(runtime)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn pipeline_depth(mut self, depth: usize) -> Self {
+        self.options.pipeline_depth = depth.max(1);
         self
     }
 

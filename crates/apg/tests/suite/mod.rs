@@ -27,9 +27,11 @@
 pub mod common;
 mod copy_rows;
 mod pool;
+mod pool_pipeline;
 mod tls;
 pub use copy_rows::*;
 pub use pool::*;
+pub use pool_pipeline::*;
 pub use tls::*;
 
 use std::future::{poll_fn, Future};
@@ -109,6 +111,11 @@ macro_rules! apg_suite {
             pool_reset_on_release,
             pool_reset_only_when_needed,
             pool_health_check,
+            pool_pipelines_one_call_statements,
+            pool_pipelining_keeps_acquirers_in_order,
+            pool_shared_connections_are_recycled,
+            pool_shared_connections_recover_after_kills,
+            pool_dropped_shared_statements_leave_clean_connections,
             copy_rows_loads_typed_rows,
             copy_rows_quotes_names,
             copy_rows_failures_insert_nothing,

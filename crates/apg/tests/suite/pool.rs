@@ -17,7 +17,7 @@ use super::{poll_once, within};
 
 /// A pool builder whose connections carry a unique `application_name`, returned with
 /// it so `pg_stat_activity` can be filtered by it.
-fn pool_builder() -> (PoolBuilder, String) {
+pub(super) fn pool_builder() -> (PoolBuilder, String) {
     let name = unique_name("pool");
     let mut config = test_config();
     config.application_name = Some(name.clone());
@@ -25,7 +25,7 @@ fn pool_builder() -> (PoolBuilder, String) {
 }
 
 /// Server connections with `application_name = name`, seen from `admin`.
-async fn backends(admin: &Client, name: &str) -> i64 {
+pub(super) async fn backends(admin: &Client, name: &str) -> i64 {
     admin
         .query_scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
@@ -36,7 +36,7 @@ async fn backends(admin: &Client, name: &str) -> i64 {
 }
 
 /// Polls `future` for at most `limit`, then drops it wherever it is.
-async fn run_for<F: Future>(rt: &Arc<dyn Runtime>, limit: Duration, future: F) {
+pub(super) async fn run_for<F: Future>(rt: &Arc<dyn Runtime>, limit: Duration, future: F) {
     let mut future = pin!(future);
     let mut sleep = rt.sleep(limit);
     poll_fn(|cx| {
@@ -49,10 +49,10 @@ async fn run_for<F: Future>(rt: &Arc<dyn Runtime>, limit: Duration, future: F) {
 }
 
 /// A small deterministic generator (xorshift), so failures replay.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -61,7 +61,7 @@ impl Rng {
 }
 
 /// Waits until `check` holds, for at most `secs` seconds.
-async fn eventually(rt: &Arc<dyn Runtime>, secs: u64, mut check: impl FnMut() -> bool) {
+pub(super) async fn eventually(rt: &Arc<dyn Runtime>, secs: u64, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
         assert!(
@@ -73,7 +73,7 @@ async fn eventually(rt: &Arc<dyn Runtime>, secs: u64, mut check: impl FnMut() ->
 }
 
 /// Counts a spawned task as finished, also when it panics.
-struct Finished(Arc<AtomicUsize>);
+pub(super) struct Finished(pub(super) Arc<AtomicUsize>);
 
 impl Drop for Finished {
     fn drop(&mut self) {
