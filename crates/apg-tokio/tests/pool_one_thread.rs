@@ -50,3 +50,39 @@ fn acquire_timeouts_on_one_thread() {
         );
     });
 }
+
+#[test]
+fn pipelined_statements_on_one_thread() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let runtime: Arc<dyn apg::Runtime> =
+        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
+    rt.block_on(async move {
+        let pool = Pool::builder(common::test_config())
+            .max_size(2)
+            .pipeline_depth(4)
+            .build(runtime)
+            .unwrap();
+        // Sixty-four statements at once from one task: eight run, two connections
+        // of four; the rest wait their turn and take the places as they free up.
+        let all = futures_util::future::join_all((0..64i32).map(|i| {
+            let pool = &pool;
+            async move { pool.query_scalar::<i32, _>("SELECT $1::int4", &[&i]).await }
+        }));
+        let results = tokio::time::timeout(Duration::from_secs(30), all)
+            .await
+            .expect("every statement ends");
+        for (i, r) in (0..64i32).zip(results) {
+            assert_eq!(r.unwrap(), i);
+        }
+        let stats = pool.stats();
+        assert!(stats.shared >= 56, "{stats:?}");
+        assert_eq!(
+            (stats.size, stats.leases, stats.waiters),
+            (2, 0, 0),
+            "{stats:?}"
+        );
+    });
+}
