@@ -663,18 +663,34 @@ mod tests {
             .join(name)
     }
 
-    /// A copy of a fixture readable by its owner only, as key files must be.
-    fn private_copy(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("apg-tls-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::copy(fixture(name), &path).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    /// A directory for one test's copies of key files, removed with it.
+    struct KeyDir(PathBuf);
+
+    impl KeyDir {
+        fn new(test: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("apg-tls-test-{}-{test}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
         }
-        path
+
+        /// A copy of a fixture readable by its owner only, as key files must be.
+        fn private_copy(&self, name: &str) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::copy(fixture(name), &path).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            path
+        }
+    }
+
+    impl Drop for KeyDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
@@ -704,7 +720,8 @@ mod tests {
     #[test]
     fn readable_key_files_are_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let key = private_copy("client-rsa-pkcs1.key");
+        let keys = KeyDir::new("readable");
+        let key = keys.private_copy("client-rsa-pkcs1.key");
         let readable = key.with_file_name("readable.key");
         std::fs::copy(&key, &readable).unwrap();
         std::fs::set_permissions(&readable, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -717,6 +734,7 @@ mod tests {
 
     #[test]
     fn client_keys_in_each_pem_format() {
+        let keys = KeyDir::new("formats");
         // SEC1 (EC) and PKCS#1 (RSA); the testkit's client key, used in the
         // integration tests, is PKCS#8.
         for (cert, key) in [
@@ -725,13 +743,13 @@ mod tests {
         ] {
             let config = Config::new()
                 .ssl_cert(fixture(cert))
-                .ssl_key(private_copy(key));
+                .ssl_key(keys.private_copy(key));
             let built = build(&config, None, Arc::new(NoVerification)).unwrap();
             assert!(built.client_auth_cert_resolver.has_certs(), "{key}");
         }
         let no_key = Config::new()
             .ssl_cert(fixture("client-ec.crt"))
-            .ssl_key(private_copy("client-ec.crt"));
+            .ssl_key(keys.private_copy("client-ec.crt"));
         let e = build(&no_key, None, Arc::new(NoVerification)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Tls);
         assert!(e.to_string().contains("private key"), "{e}");
