@@ -52,26 +52,36 @@ pub(crate) fn tag_is_session_neutral(tag: &[u8]) -> bool {
 }
 
 /// Whether SQL text calls functions that change the session behind a `SELECT`:
-/// advisory locks (`pg_advisory_lock`, `pg_try_advisory_lock`, ...) and
-/// `set_config`; or makes a temporary table that completes as a `SELECT`.
-/// Case-insensitive; a mention in a comment or string counts too (a needless reset
-/// costs less than a missed one).
+/// advisory locks (`pg_advisory_lock`, `pg_try_advisory_lock`, ...), `set_config`,
+/// `dblink_connect`, or runs SQL of its own (`query_to_xml`, `cursor_to_xml`); or
+/// makes a temporary table that completes as a `SELECT`; or spells a name with
+/// Unicode escapes (`U&"..."`), which could hide any of these. Case-insensitive; a
+/// mention in a comment or string counts too (a needless reset costs less than a
+/// missed one).
 pub(crate) fn sql_touches_session(sql: &str) -> bool {
+    /// Each name has an underscore: the text is searched around its underscores
+    /// only, so common text costs one `memchr` pass.
+    const NAMES: [&[u8]; 7] = [
+        b"pg_advisory",
+        b"pg_try_advisory",
+        b"set_config",
+        b"pg_temp",
+        b"dblink_connect",
+        b"query_to_xml",
+        b"cursor_to_xml",
+    ];
     let bytes = sql.as_bytes();
-    // Every name has an underscore, at index 2 or 3: look only around underscores, so
-    // the common text costs one `memchr` pass.
     let named = memchr::memchr_iter(b'_', bytes).any(|i| {
-        let from = |back: usize| i.checked_sub(back).map_or(&[][..], |start| &bytes[start..]);
-        let starts = |text: &[u8], name: &[u8]| {
-            text.get(..name.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(name))
-        };
-        starts(from(2), b"pg_advisory")
-            || starts(from(2), b"pg_try_advisory")
-            || starts(from(2), b"pg_temp")
-            || starts(from(3), b"set_config")
+        NAMES.iter().any(|name| {
+            let offset = name.iter().position(|&b| b == b'_').unwrap_or(0);
+            i.checked_sub(offset)
+                .and_then(|start| bytes.get(start..start + name.len()))
+                .is_some_and(|text| text.eq_ignore_ascii_case(name))
+        })
     });
-    if named {
+    let unicode_escape =
+        memchr::memchr_iter(b'&', bytes).any(|i| i > 0 && bytes[i - 1].eq_ignore_ascii_case(&b'u'));
+    if named || unicode_escape {
         return true;
     }
     let mentions_temp = memchr::memchr2_iter(b't', b'T', bytes).any(|i| {
@@ -82,19 +92,16 @@ pub(crate) fn sql_touches_session(sql: &str) -> bool {
     if !mentions_temp {
         return false;
     }
-    // `CREATE TEMP TABLE ... AS` and `SELECT ... INTO TEMP t` complete as `SELECT n`:
-    // word pairs, whatever whitespace separates them.
+    // `CREATE TEMP TABLE ... AS` and `SELECT ... INTO [LOCAL | GLOBAL] TEMP t`
+    // complete as `SELECT n`. Whatever stands between the words (whitespace, a
+    // comment), the words are all there.
     let is = |word: &str, names: &[&str]| names.iter().any(|n| word.eq_ignore_ascii_case(n));
-    let mut previous = "";
-    for word in sql.split_ascii_whitespace() {
-        if (is(previous, &["temp", "temporary"]) && is(word, &["table"]))
-            || (is(previous, &["into"]) && is(word, &["temp", "temporary"]))
-        {
-            return true;
-        }
-        previous = word;
+    let (mut temp, mut table_or_into) = (false, false);
+    for word in sql.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')) {
+        temp |= is(word, &["temp", "temporary"]);
+        table_or_into |= is(word, &["table", "into"]);
     }
-    false
+    temp && table_or_into
 }
 
 /// Whether a statement may run pipelined on one connection with other callers'
@@ -251,7 +258,27 @@ mod tests {
         assert!(sql_touches_session("SELECT 1 INTO TEMP\nt"));
         assert!(sql_touches_session("CREATE TEMP\n  TABLE t AS SELECT 1"));
         assert!(sql_touches_session("CREATE TABLE pg_temp.t AS SELECT 1"));
+        assert!(sql_touches_session("SELECT 1 AS a INTO LOCAL TEMP t"));
+        assert!(sql_touches_session("SELECT 1 AS a INTO GLOBAL TEMPORARY t"));
+        assert!(sql_touches_session("SELECT 1 AS a INTO/**/TEMP t"));
+        assert!(sql_touches_session("CREATE TEMP/* x */TABLE t AS SELECT 1"));
+        assert!(sql_touches_session(r#"SELECT 1 INTO U&"pg\005Ftemp".t"#));
+        assert!(sql_touches_session(
+            r#"SELECT U&"set\005Fconfig"('search_path', 'x', false)"#
+        ));
+        assert!(sql_touches_session(
+            "SELECT query_to_xml('select 1', true, false, '')"
+        ));
+        assert!(sql_touches_session(
+            "SELECT dblink_connect('c', 'dbname=x')"
+        ));
+        // Underscores at either end of the text.
+        assert!(!sql_touches_session("_select _ from t where x = 'pg_'"));
         assert!(!sql_touches_session("INSERT INTO temperatures VALUES (1)"));
+        assert!(!sql_touches_session(
+            "SELECT a_b, _c FROM t_ WHERE d & 1 = 0"
+        ));
+        assert!(!sql_touches_session("SELECT 1 INTO t"));
         assert!(!sql_touches_session("SELECT $1::int4"));
         assert!(!sql_touches_session(""));
     }

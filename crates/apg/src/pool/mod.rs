@@ -230,6 +230,9 @@ enum Grant {
 /// Dropping the last reference returns the connection to the pool.
 struct Lease {
     pooled: PooledConnection,
+    /// The session was already marked changed when lent (no reset query): a change
+    /// made on the lease cannot be told apart.
+    changed_before: bool,
 }
 
 /// A lease, as the pool's state keeps it.
@@ -239,8 +242,8 @@ struct LeaseEntry {
     users: usize,
     /// Statements it may still take before `max_queries` ([`u64::MAX`]: no limit).
     joins_left: u64,
-    /// Its connection was seen closed: no more statements.
-    broken: bool,
+    /// Its connection was seen closed, or its session changed: no more statements.
+    retired: bool,
     generation: u64,
     expires: Option<Instant>,
 }
@@ -416,7 +419,10 @@ impl Pool {
     /// A connection for one statement: a place on a shared one if the pool
     /// pipelines and the statement allows it, else one of its own.
     async fn one_call(&self, query: Query<'_>) -> Result<OneCall, PoolError> {
-        let shares = self.inner.options.pipeline_depth > 1
+        let options = &self.inner.options;
+        // `always_reset` says functions change the session unseen: nothing shares.
+        let shares = options.pipeline_depth > 1
+            && !options.always_reset
             && matches!(query, Query::Sql(sql) if session::sql_is_self_contained(sql));
         if !shares {
             return self.acquire().await.map(OneCall::Own);
@@ -424,7 +430,7 @@ impl Pool {
         let mut waiting_since = None;
         let result = self.inner.share(&mut waiting_since).await;
         self.inner.count_acquire(waiting_since, &result);
-        result.map(OneCall::Shared)
+        result
     }
 
     /// Acquires a connection, runs [`Client::query`] and releases the connection.
@@ -705,14 +711,15 @@ impl Inner {
     fn free_slot(&self) {
         let mut st = lock(&self.state);
         st.size = st.size.saturating_sub(1);
-        let wake = self.hand_off_slot(&mut st);
-        let closers = if st.closed && st.size == 0 {
-            std::mem::take(&mut st.close_waiters)
-        } else {
-            Vec::new()
-        };
+        let mut wake: Vec<Waker> = self.hand_off_slot(&mut st).into_iter().collect();
+        if !wake.is_empty() {
+            self.serve_sharers(&mut st, &mut wake);
+        }
+        if st.closed && st.size == 0 {
+            wake.append(&mut st.close_waiters);
+        }
         drop(st);
-        for w in wake.into_iter().chain(closers) {
+        for w in wake {
             w.wake();
         }
     }
@@ -742,8 +749,12 @@ impl Inner {
         match st.waiting.pop_front() {
             Some(Waiting { id, waker, .. }) => {
                 st.granted.insert(id, Grant::Idle(idle));
+                let mut wake = vec![waker];
+                self.serve_sharers(&mut st, &mut wake);
                 drop(st);
-                waker.wake();
+                for w in wake {
+                    w.wake();
+                }
             }
             None => st.idle.push_back(idle),
         }
@@ -839,19 +850,28 @@ impl Inner {
     async fn share(
         self: &Arc<Self>,
         waiting_since: &mut Option<Instant>,
-    ) -> Result<Share, PoolError> {
+    ) -> Result<OneCall, PoolError> {
         let grant = self.grant(waiting_since, true).await?;
         let lease = match grant {
-            Grant::Join(lease) => lease,
+            Grant::Join(lease) => {
+                self.counters.shared.fetch_add(1, Ordering::Relaxed);
+                lease
+            }
             grant => {
                 let pooled = self.take(grant, waiting_since).await?;
+                // A reset still in flight is checked when the connection comes back;
+                // until then it is not lent, or its failure would reach every
+                // statement on it.
+                if pooled.reset.is_some() {
+                    return Ok(OneCall::Own(pooled));
+                }
                 self.lend(pooled)
             }
         };
-        Ok(Share {
+        Ok(OneCall::Shared(Share {
             inner: Arc::clone(self),
             lease: Some(lease),
-        })
+        }))
     }
 
     /// Turns a grant into a connection of the caller's own: makes one, or checks
@@ -918,41 +938,36 @@ impl Inner {
     }
 
     /// Lends a connection just checked out to one statement (the caller's) and
-    /// more to come; hands places on it to waiters at the front that share.
+    /// more to come; gives places on it to waiters at the front that share.
     fn lend(self: &Arc<Self>, pooled: PooledConnection) -> Arc<Lease> {
         let (generation, expires) = match &pooled.conn {
             Some(conn) => (conn.generation, conn.expires),
             None => (u64::MAX, None),
         };
+        let (statements, changed_before) = {
+            let st = pooled.shared().lock();
+            (st.session.statements(), st.session.changed())
+        };
         let joins_left = match self.options.max_queries {
-            Some(max) => max.saturating_sub(pooled.shared().lock().session.statements()),
+            Some(max) => max.saturating_sub(statements),
             None => u64::MAX,
         };
-        let lease = Arc::new(Lease { pooled });
+        let lease = Arc::new(Lease {
+            pooled,
+            changed_before,
+        });
         let mut wake = Vec::new();
         {
             let mut st = lock(&self.state);
-            let mut entry = LeaseEntry {
+            st.leases.push(LeaseEntry {
                 lease: Arc::clone(&lease),
                 users: 1,
                 joins_left: joins_left.saturating_sub(1),
-                broken: false,
+                retired: false,
                 generation,
                 expires,
-            };
-            let mut now = None;
-            while entry.users < self.options.pipeline_depth
-                && st.waiting.front().is_some_and(|w| w.shares)
-                && self.joinable(&entry, &st, &mut now)
-            {
-                if let Some(w) = st.waiting.pop_front() {
-                    self.admit(&mut entry);
-                    st.granted
-                        .insert(w.id, Grant::Join(Arc::clone(&entry.lease)));
-                    wake.push(w.waker);
-                }
-            }
-            st.leases.push(entry);
+            });
+            self.serve_sharers(&mut st, &mut wake);
         }
         for w in wake {
             w.wake();
@@ -960,9 +975,22 @@ impl Inner {
         lease
     }
 
+    /// Gives places on leases to the waiters at the front of the queue that share,
+    /// while leases have room: called wherever the front of the queue may change.
+    /// A waiter that needs a connection of its own stops it, so nobody overtakes it.
+    fn serve_sharers(&self, st: &mut State, wake: &mut Vec<Waker>) {
+        while st.waiting.front().is_some_and(|w| w.shares) {
+            let Some(lease) = self.join(st) else { break };
+            if let Some(w) = st.waiting.pop_front() {
+                st.granted.insert(w.id, Grant::Join(lease));
+                wake.push(w.waker);
+            }
+        }
+    }
+
     /// Whether a lease can take one more statement now.
     fn joinable(&self, entry: &LeaseEntry, st: &State, now: &mut Option<Instant>) -> bool {
-        !entry.broken
+        !entry.retired
             && !st.closed
             && entry.joins_left > 0
             && entry.generation == st.generation
@@ -970,13 +998,6 @@ impl Inner {
             && entry
                 .expires
                 .map_or(true, |e| *now.get_or_insert_with(Instant::now) < e)
-    }
-
-    /// Counts one more statement on a lease.
-    fn admit(&self, entry: &mut LeaseEntry) {
-        entry.users += 1;
-        entry.joins_left = entry.joins_left.saturating_sub(1);
-        self.counters.shared.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A place on the lease running the fewest statements, below the depth.
@@ -992,39 +1013,29 @@ impl Inner {
             }
         }
         let entry = &mut st.leases[best?];
-        self.admit(entry);
+        entry.users += 1;
+        entry.joins_left = entry.joins_left.saturating_sub(1);
         Some(Arc::clone(&entry.lease))
     }
 
     /// A statement left a lease: its place goes to the first waiter if that one
     /// shares; the last to leave returns the connection.
     fn leave(self: &Arc<Self>, lease: Arc<Lease>) {
-        let mut wake = None;
+        let mut wake = Vec::new();
         {
-            let mut guard = lock(&self.state);
-            let st = &mut *guard;
+            let mut st = lock(&self.state);
             let Some(i) = st.leases.iter().position(|e| Arc::ptr_eq(&e.lease, &lease)) else {
                 // Not lent (cannot happen): dropping the last reference returns it.
                 return;
             };
-            let mut now = None;
-            let entry = &st.leases[i];
-            let hand_on =
-                st.waiting.front().is_some_and(|w| w.shares) && self.joinable(entry, st, &mut now);
-            let entry = &mut st.leases[i];
-            entry.users -= 1;
-            if hand_on {
-                if let Some(w) = st.waiting.pop_front() {
-                    self.admit(entry);
-                    st.granted
-                        .insert(w.id, Grant::Join(Arc::clone(&entry.lease)));
-                    wake = Some(w.waker);
-                }
-            } else if entry.users == 0 {
+            st.leases[i].users -= 1;
+            // `join` removes no lease: `i` still names this one.
+            self.serve_sharers(&mut st, &mut wake);
+            if st.leases[i].users == 0 {
                 st.leases.swap_remove(i);
             }
         }
-        if let Some(w) = wake {
+        for w in wake {
             w.wake();
         }
         // The last reference, when the lease was removed: the connection goes back
@@ -1032,15 +1043,23 @@ impl Inner {
         drop(lease);
     }
 
-    /// A statement on a lease failed: if its connection closed, the lease takes no
-    /// more.
-    fn lease_failed(&self, lease: &Arc<Lease>) {
-        if !lease.pooled.is_closed() {
+    /// A statement on a lease ended: if the connection closed, or the session was
+    /// changed after all (a function setting a reported parameter, a dropped
+    /// request), the lease takes no more statements, so it drains and is reset or
+    /// closed on its return.
+    fn check_lease(&self, lease: &Arc<Lease>) {
+        let spoiled = {
+            let st = lease.pooled.shared().lock();
+            st.is_closed()
+                || (st.session.changed() && !lease.changed_before)
+                || st.conn.transaction_status() != TransactionStatus::Idle
+        };
+        if !spoiled {
             return;
         }
         let mut st = lock(&self.state);
         if let Some(entry) = st.leases.iter_mut().find(|e| Arc::ptr_eq(&e.lease, lease)) {
-            entry.broken = true;
+            entry.retired = true;
         }
     }
 
@@ -1525,11 +1544,17 @@ struct Waiting {
 impl Drop for Waiter {
     fn drop(&mut self) {
         let Some(id) = self.id else { return };
+        let mut wake = Vec::new();
         let grant = {
             let mut st = lock(&self.inner.state);
             st.waiting.retain(|w| w.id != id);
+            // Sharers it stood in front of may have places now.
+            self.inner.serve_sharers(&mut st, &mut wake);
             st.granted.remove(&id)
         };
+        for w in wake {
+            w.wake();
+        }
         match grant {
             Some(Grant::Idle(idle)) => self.inner.put_idle(idle),
             Some(Grant::Open) => self.inner.free_slot(),
@@ -1633,12 +1658,14 @@ enum OneCall {
 }
 
 impl OneCall {
-    /// Passes the statement's result on, noting a shared connection that failed.
+    /// Passes the statement's result on, after checking a shared connection.
     fn finished<T>(self, result: Result<T, Error>) -> Result<T, Error> {
-        if let (Err(_), Self::Shared(share)) = (&result, &self) {
-            if let Some(lease) = &share.lease {
-                share.inner.lease_failed(lease);
-            }
+        if let Self::Shared(Share {
+            inner,
+            lease: Some(lease),
+        }) = &self
+        {
+            inner.check_lease(lease);
         }
         result
     }

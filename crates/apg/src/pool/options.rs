@@ -20,10 +20,12 @@ pub(crate) type ConnectHook =
 pub(crate) type CheckHook = Arc<dyn Fn(Client) -> BoxFuture<'static, bool> + Send + Sync>;
 
 /// The reset run on a connection returned to the pool, unless replaced with
-/// [`PoolBuilder::reset_query`]. Like asyncpg's: it keeps prepared statements, so the
-/// statement cache stays valid (`DISCARD ALL` would drop them).
+/// [`PoolBuilder::reset_query`]: cursors closed, `UNLISTEN *`, advisory locks
+/// released, settings reset, temporary tables dropped. Like asyncpg's, it keeps
+/// prepared statements, so the statement cache stays valid (`DISCARD ALL` would drop
+/// them).
 pub const DEFAULT_RESET_QUERY: &str =
-    "CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); RESET ALL";
+    "CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); RESET ALL; DISCARD TEMP";
 
 /// Settings of a [`Pool`], resolved.
 #[derive(Clone)]

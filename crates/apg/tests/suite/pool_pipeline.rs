@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use apg::{ErrorKind, Pool, Runtime, SimpleQueryMessage, SqlState};
 use futures_util::future::{join, join_all};
 
-use super::common::connect;
+use super::common::{connect, unique_name};
 use super::pool::{backends, eventually, pool_builder, run_for, Finished, Rng};
 use super::within;
 
@@ -133,16 +133,167 @@ pub async fn pool_pipelines_one_call_statements(rt: Arc<dyn Runtime>) {
     );
     assert_eq!((stats.in_use, stats.waiters, stats.leases), (0, 0, 0));
     assert_all_clean(&rt, &pool, 2).await;
+}
 
-    // A prepared statement, or text that opens a transaction, never shares.
-    let conn = pool.acquire().await.unwrap();
-    let shared_before = pool.stats().shared;
-    let statement = conn.prepare("SELECT 1").await.unwrap();
-    drop(conn);
-    let _ = pool.query_one(&statement, &[]).await;
-    pool.execute("BEGIN", &[]).await.unwrap();
-    assert_eq!(pool.stats().shared, shared_before);
-    assert_all_clean(&rt, &pool, 2).await;
+pub async fn pool_only_self_contained_statements_share(rt: Arc<dyn Runtime>) {
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(1)
+        .pipeline_depth(4)
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let statement = pool
+        .acquire()
+        .await
+        .unwrap()
+        .prepare("SELECT 1")
+        .await
+        .unwrap();
+    // While a shared connection is busy, a prepared statement, text that opens a
+    // transaction, and text that changes the session each wait for a connection of
+    // their own; a plain query joins.
+    let slow_done = AtomicBool::new(false);
+    let slow = async {
+        pool.execute("SELECT pg_sleep(0.3)", &[]).await.unwrap();
+        slow_done.store(true, Ordering::SeqCst);
+    };
+    let others = async {
+        eventually(&rt, 20, || pool.stats().leases == 1).await;
+        let joined = pool.query_scalar::<i32, _>("SELECT 2", &[]);
+        let own = async {
+            pool.query_one(&statement, &[]).await.unwrap();
+            assert!(
+                slow_done.load(Ordering::SeqCst),
+                "waited for the connection"
+            );
+            pool.execute("BEGIN", &[]).await.unwrap();
+            pool.query_scalar::<String, _>("SELECT set_config('work_mem', '3MB', false)", &[])
+                .await
+                .unwrap();
+        };
+        let (two, ()) = join(joined, own).await;
+        assert_eq!(two.unwrap(), 2);
+    };
+    within(&rt, 30, join(slow, others)).await;
+    assert_eq!(pool.stats().shared, 1, "{:?}", pool.stats());
+    assert_all_clean(&rt, &pool, 1).await;
+
+    // `always_reset` says functions change the session unseen: nothing shares.
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(1)
+        .pipeline_depth(4)
+        .always_reset(true)
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let answers = within(
+        &rt,
+        30,
+        join_all((0..20i32).map(|i| {
+            let pool = &pool;
+            async move { pool.query_scalar::<i32, _>("SELECT $1::int4", &[&i]).await }
+        })),
+    )
+    .await;
+    assert!(answers.into_iter().all(|a| a.is_ok()));
+    assert_eq!(pool.stats().shared, 0);
+}
+
+/// A function that changes a reported setting behind a plain `SELECT` shares, but
+/// the change is seen when its statement ends: the connection takes no more
+/// statements and is reset before anyone else has it.
+pub async fn pool_session_changed_by_a_shared_statement_retires_the_connection(
+    rt: Arc<dyn Runtime>,
+) {
+    let admin = connect(&rt).await;
+    let f = unique_name("tokyo");
+    admin
+        .batch_execute(&format!(
+            "CREATE FUNCTION {f}() RETURNS text LANGUAGE sql \
+             AS $$ SELECT set_config('TimeZone', 'Asia/Tokyo', false) $$"
+        ))
+        .await
+        .unwrap();
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(1)
+        .pipeline_depth(4)
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let change = format!("SELECT {f}()");
+    let sleep = "SELECT pg_sleep(0.3)";
+    // Prepared once, so each statement below goes out in its first poll, in order.
+    assert_eq!(
+        pool.query_scalar::<String, _>(&change, &[]).await.unwrap(),
+        "Asia/Tokyo"
+    );
+    pool.execute(sleep, &[]).await.unwrap();
+    let resets = pool.stats().resets;
+
+    let first = async { pool.execute(sleep, &[]).await.unwrap() };
+    let rest = async {
+        eventually(&rt, 20, || pool.stats().leases == 1).await;
+        // Behind `first`: the change, then another sleep that keeps the connection
+        // busy after the change is done.
+        let change_then_read = async {
+            pool.query_scalar::<String, _>(&change, &[]).await.unwrap();
+            pool.query_scalar::<String, _>("SHOW TimeZone", &[])
+                .await
+                .unwrap()
+        };
+        let behind = async { pool.execute(sleep, &[]).await.unwrap() };
+        let (zone, _) = join(change_then_read, behind).await;
+        zone
+    };
+    let (_, zone) = within(&rt, 30, join(first, rest)).await;
+    assert_ne!(zone, "Asia/Tokyo", "read on the reset connection");
+    let stats = pool.stats();
+    assert_eq!(stats.shared, 2, "{stats:?}");
+    assert!(stats.resets > resets, "{stats:?}");
+    admin
+        .batch_execute(&format!("DROP FUNCTION {f}()"))
+        .await
+        .unwrap();
+}
+
+/// Places freed on a lease while an acquirer that needs a connection of its own
+/// waits are given to the sharers behind it once it is served.
+pub async fn pool_sharers_behind_an_acquirer_get_every_place(rt: Arc<dyn Runtime>) {
+    let (builder, _) = pool_builder();
+    let pool = builder
+        .max_size(2)
+        .pipeline_depth(4)
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let stop = AtomicBool::new(false);
+    // Twelve callers, eight places: four always wait.
+    let load = join_all((0..12).map(|_| async {
+        while !stop.load(Ordering::Relaxed) {
+            pool.execute("SELECT pg_sleep(0.01)", &[]).await.unwrap();
+        }
+    }));
+    let exclusive = async {
+        eventually(&rt, 20, || pool.stats().leases == 2).await;
+        let conn = within(&rt, 20, pool.acquire()).await.unwrap();
+        rt.sleep(Duration::from_millis(100)).await;
+        drop(conn);
+        // Both connections shared again, four statements each.
+        eventually(&rt, 20, || {
+            let s = pool.stats();
+            s.leases == 2 && s.waiters <= 4
+        })
+        .await;
+        let start = Instant::now();
+        let mut most = 0;
+        while start.elapsed() < Duration::from_millis(200) {
+            most = most.max(pool.stats().waiters);
+            rt.sleep(Duration::from_millis(5)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        most
+    };
+    let (_, most) = within(&rt, 60, join(load, exclusive)).await;
+    assert!(most <= 4, "{most} waiting with places free");
 }
 
 pub async fn pool_pipelining_keeps_acquirers_in_order(rt: Arc<dyn Runtime>) {
@@ -336,6 +487,8 @@ pub async fn pool_dropped_shared_statements_leave_clean_connections(rt: Arc<dyn 
         .pipeline_depth(3)
         .build(Arc::clone(&rt))
         .unwrap();
+    // Connected first, as in `pool_dropped_futures_leave_clean_connections`.
+    drop(within(&rt, 30, join_all((0..2).map(|_| pool.acquire()))).await);
     let mut rng = Rng(0x5eed_0000_9999_0002);
     for round in 0..150u64 {
         // Several statements at once, each dropped after a random time: while
@@ -362,7 +515,6 @@ pub async fn pool_dropped_shared_statements_leave_clean_connections(rt: Arc<dyn 
         .await;
     }
     let stats = pool.stats();
-    assert!(stats.shared > 0, "{stats:?}");
     assert!(stats.size <= 2, "{stats:?}");
     eventually(&rt, 10, || {
         let s = pool.stats();
@@ -383,4 +535,6 @@ pub async fn pool_dropped_shared_statements_leave_clean_connections(rt: Arc<dyn 
     for (i, a) in answers.into_iter().enumerate() {
         assert_eq!(a.unwrap(), i32::try_from(i).unwrap());
     }
+    // Shared, at the latest by these twelve on two connections three deep.
+    assert!(pool.stats().shared > 0, "{:?}", pool.stats());
 }
