@@ -194,10 +194,17 @@ impl PoolBuilder {
     /// Only SQL text that cannot change what the others see shares a connection: a
     /// query or DML (its first word `SELECT`, `VALUES`, `TABLE`, `WITH`, `INSERT`,
     /// `UPDATE`, `DELETE`, `MERGE` or `SHOW`) that does not name `set_config`,
-    /// advisory-lock functions or a temporary table. Each runs in its own implicit
-    /// transaction, so an error in one leaves the others as they were. Anything
-    /// else, a prepared [`Statement`](crate::Statement), and [`Pool::acquire`] take
-    /// a connection of their own, in the same first-come queue.
+    /// advisory-lock functions, `dblink_connect`, `query_to_xml` or a temporary
+    /// table. Each runs in its own implicit transaction, so an error in one leaves
+    /// the others as they were. Anything else, a prepared
+    /// [`Statement`](crate::Statement), and [`Pool::acquire`] take a connection of
+    /// their own, in the same first-come queue. A function called from a shared
+    /// statement that changes the session anyway is seen when its statement ends if
+    /// it changed a reported setting (`TimeZone`, `application_name`, ...): the
+    /// connection then takes no more statements and is reset before it is used
+    /// again. Other changes made inside functions are not seen; with
+    /// [`always_reset`](Self::always_reset), which says such functions run, nothing
+    /// shares.
     ///
     /// The price: a statement waits for those ahead of it on its connection, so one
     /// slow statement holds up the quick ones behind it; and with a
