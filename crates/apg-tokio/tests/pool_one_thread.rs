@@ -11,15 +11,22 @@ use apg::{Pool, PoolError};
 #[path = "../../apg/tests/common/mod.rs"]
 mod common;
 
-#[test]
-fn acquire_timeouts_on_one_thread() {
+/// Runs `body` on a current-thread tokio runtime.
+fn on_one_thread<F: std::future::Future<Output = ()>>(
+    body: impl FnOnce(Arc<dyn apg::Runtime>) -> F,
+) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let runtime: Arc<dyn apg::Runtime> =
         Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
-    rt.block_on(async move {
+    rt.block_on(body(runtime));
+}
+
+#[test]
+fn acquire_timeouts_on_one_thread() {
+    on_one_thread(|runtime| async move {
         let pool = Pool::builder(common::test_config())
             .max_size(1)
             .acquire_timeout(Some(Duration::from_millis(100)))
@@ -53,13 +60,7 @@ fn acquire_timeouts_on_one_thread() {
 
 #[test]
 fn pipelined_statements_on_one_thread() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let runtime: Arc<dyn apg::Runtime> =
-        Arc::new(apg_tokio::TokioRuntime::new(rt.handle().clone()));
-    rt.block_on(async move {
+    on_one_thread(|runtime| async move {
         let pool = Pool::builder(common::test_config())
             .max_size(2)
             .pipeline_depth(4)

@@ -35,6 +35,18 @@ pub(super) async fn backends(admin: &Client, name: &str) -> i64 {
         .unwrap()
 }
 
+/// Ends, from `admin`, every server connection with `application_name = name`.
+pub(super) async fn terminate_backends(admin: &Client, name: &str) {
+    admin
+        .query_scalar::<i64, _>(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1) k",
+            &[&name],
+        )
+        .await
+        .unwrap();
+}
+
 /// Polls `future` for at most `limit`, then drops it wherever it is.
 pub(super) async fn run_for<F: Future>(rt: &Arc<dyn Runtime>, limit: Duration, future: F) {
     let mut future = pin!(future);
@@ -500,14 +512,7 @@ pub async fn pool_recovers_after_server_kills(rt: Arc<dyn Runtime>) {
     let killer = async {
         rt.sleep(Duration::from_millis(100)).await;
         for _ in 0..3 {
-            admin
-                .query_scalar::<i64, _>(
-                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE application_name = $1) k",
-                    &[&name],
-                )
-                .await
-                .unwrap();
+            terminate_backends(&admin, &name).await;
             rt.sleep(Duration::from_millis(100)).await;
         }
         stop.store(true, Ordering::Relaxed);

@@ -6,12 +6,41 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use apg::pool::PoolBuilder;
 use apg::{ErrorKind, Pool, Runtime, SimpleQueryMessage, SqlState};
 use futures_util::future::{join, join_all};
 
 use super::common::{connect, unique_name};
-use super::pool::{backends, eventually, pool_builder, run_for, Finished, Rng};
+use super::pool::{backends, eventually, pool_builder, run_for, terminate_backends, Finished, Rng};
 use super::within;
+
+/// A pool builder (see `pool_builder`) for `max` connections shared `depth` deep.
+fn pipelined(max: usize, depth: usize) -> (PoolBuilder, String) {
+    let (builder, name) = pool_builder();
+    (builder.max_size(max).pipeline_depth(depth), name)
+}
+
+/// `callers` loops running `sql` on `pool` until `stop` is set.
+async fn keep_busy(pool: &Pool, stop: &AtomicBool, callers: usize, sql: &str) {
+    join_all((0..callers).map(|_| async {
+        while !stop.load(Ordering::Relaxed) {
+            pool.execute(sql, &[]).await.unwrap();
+        }
+    }))
+    .await;
+}
+
+/// `n` statements at once on `pool`, the i-th selecting `i`; their answers in order.
+async fn select_at_once(
+    rt: &Arc<dyn Runtime>,
+    pool: &Pool,
+    n: i32,
+) -> Vec<Result<i32, apg::Error>> {
+    let all = join_all(
+        (0..n).map(|i| async move { pool.query_scalar::<i32, _>("SELECT $1::int4", &[&i]).await }),
+    );
+    within(rt, 30, all).await
+}
 
 /// Whether an error is what a statement killed with its connection gives.
 fn killed(e: &apg::Error) -> bool {
@@ -49,12 +78,8 @@ async fn assert_all_clean(rt: &Arc<dyn Runtime>, pool: &Pool, size: usize) {
 }
 
 pub async fn pool_pipelines_one_call_statements(rt: Arc<dyn Runtime>) {
-    let (builder, name) = pool_builder();
-    let pool = builder
-        .max_size(2)
-        .pipeline_depth(4)
-        .build(Arc::clone(&rt))
-        .unwrap();
+    let (builder, name) = pipelined(2, 4);
+    let pool = builder.build(Arc::clone(&rt)).unwrap();
     let admin = connect(&rt).await;
     let finished = Arc::new(AtomicUsize::new(0));
     let correct = Arc::new(AtomicUsize::new(0));
@@ -136,12 +161,8 @@ pub async fn pool_pipelines_one_call_statements(rt: Arc<dyn Runtime>) {
 }
 
 pub async fn pool_only_self_contained_statements_share(rt: Arc<dyn Runtime>) {
-    let (builder, _) = pool_builder();
-    let pool = builder
-        .max_size(1)
-        .pipeline_depth(4)
-        .build(Arc::clone(&rt))
-        .unwrap();
+    let (builder, _) = pipelined(1, 4);
+    let pool = builder.build(Arc::clone(&rt)).unwrap();
     let statement = pool
         .acquire()
         .await
@@ -179,22 +200,9 @@ pub async fn pool_only_self_contained_statements_share(rt: Arc<dyn Runtime>) {
     assert_all_clean(&rt, &pool, 1).await;
 
     // `always_reset` says functions change the session unseen: nothing shares.
-    let (builder, _) = pool_builder();
-    let pool = builder
-        .max_size(1)
-        .pipeline_depth(4)
-        .always_reset(true)
-        .build(Arc::clone(&rt))
-        .unwrap();
-    let answers = within(
-        &rt,
-        30,
-        join_all((0..20i32).map(|i| {
-            let pool = &pool;
-            async move { pool.query_scalar::<i32, _>("SELECT $1::int4", &[&i]).await }
-        })),
-    )
-    .await;
+    let (builder, _) = pipelined(1, 4);
+    let pool = builder.always_reset(true).build(Arc::clone(&rt)).unwrap();
+    let answers = select_at_once(&rt, &pool, 20).await;
     assert!(answers.into_iter().all(|a| a.is_ok()));
     assert_eq!(pool.stats().shared, 0);
 }
@@ -214,12 +222,8 @@ pub async fn pool_session_changed_by_a_shared_statement_retires_the_connection(
         ))
         .await
         .unwrap();
-    let (builder, _) = pool_builder();
-    let pool = builder
-        .max_size(1)
-        .pipeline_depth(4)
-        .build(Arc::clone(&rt))
-        .unwrap();
+    let (builder, _) = pipelined(1, 4);
+    let pool = builder.build(Arc::clone(&rt)).unwrap();
     let change = format!("SELECT {f}()");
     let sleep = "SELECT pg_sleep(0.3)";
     // Prepared once, so each statement below goes out in its first poll, in order.
@@ -259,19 +263,11 @@ pub async fn pool_session_changed_by_a_shared_statement_retires_the_connection(
 /// Places freed on a lease while an acquirer that needs a connection of its own
 /// waits are given to the sharers behind it once it is served.
 pub async fn pool_sharers_behind_an_acquirer_get_every_place(rt: Arc<dyn Runtime>) {
-    let (builder, _) = pool_builder();
-    let pool = builder
-        .max_size(2)
-        .pipeline_depth(4)
-        .build(Arc::clone(&rt))
-        .unwrap();
+    let (builder, _) = pipelined(2, 4);
+    let pool = builder.build(Arc::clone(&rt)).unwrap();
     let stop = AtomicBool::new(false);
     // Twelve callers, eight places: four always wait.
-    let load = join_all((0..12).map(|_| async {
-        while !stop.load(Ordering::Relaxed) {
-            pool.execute("SELECT pg_sleep(0.01)", &[]).await.unwrap();
-        }
-    }));
+    let load = keep_busy(&pool, &stop, 12, "SELECT pg_sleep(0.01)");
     let exclusive = async {
         eventually(&rt, 20, || pool.stats().leases == 2).await;
         let conn = within(&rt, 20, pool.acquire()).await.unwrap();
@@ -297,10 +293,8 @@ pub async fn pool_sharers_behind_an_acquirer_get_every_place(rt: Arc<dyn Runtime
 }
 
 pub async fn pool_pipelining_keeps_acquirers_in_order(rt: Arc<dyn Runtime>) {
-    let (builder, _) = pool_builder();
+    let (builder, _) = pipelined(1, 4);
     let pool = builder
-        .max_size(1)
-        .pipeline_depth(4)
         .acquire_timeout(Some(Duration::from_secs(20)))
         .build(Arc::clone(&rt))
         .unwrap();
@@ -343,10 +337,8 @@ pub async fn pool_pipelining_keeps_acquirers_in_order(rt: Arc<dyn Runtime>) {
 pub async fn pool_shared_connections_are_recycled(rt: Arc<dyn Runtime>) {
     // max_queries: a connection that stays busy is still retired, by taking no
     // more statements once it has run its share.
-    let (builder, _) = pool_builder();
+    let (builder, _) = pipelined(2, 4);
     let pool = builder
-        .max_size(2)
-        .pipeline_depth(4)
         .max_queries(Some(40))
         .build(Arc::clone(&rt))
         .unwrap();
@@ -377,18 +369,10 @@ pub async fn pool_shared_connections_are_recycled(rt: Arc<dyn Runtime>) {
 
     // expire_connections while every connection is busy: each is retired as it
     // drains, and new ones take over.
-    let (builder, _) = pool_builder();
-    let pool = builder
-        .max_size(2)
-        .pipeline_depth(4)
-        .build(Arc::clone(&rt))
-        .unwrap();
+    let (builder, _) = pipelined(2, 4);
+    let pool = builder.build(Arc::clone(&rt)).unwrap();
     let stop = AtomicBool::new(false);
-    let load = join_all((0..16).map(|_| async {
-        while !stop.load(Ordering::Relaxed) {
-            pool.query_scalar::<i32, _>("SELECT 1", &[]).await.unwrap();
-        }
-    }));
+    let load = keep_busy(&pool, &stop, 16, "SELECT 1");
     let expire = async {
         eventually(&rt, 20, || pool.stats().leases == 2).await;
         let created = pool.stats().created;
@@ -403,20 +387,14 @@ pub async fn pool_shared_connections_are_recycled(rt: Arc<dyn Runtime>) {
     within(&rt, 60, join(load, expire)).await;
 
     // A short lifetime: busy connections expire too.
-    let (builder, _) = pool_builder();
+    let (builder, _) = pipelined(2, 4);
     let pool = builder
-        .max_size(2)
-        .pipeline_depth(4)
         .max_lifetime(Some(Duration::from_millis(100)))
         .lifetime_jitter(Duration::ZERO)
         .build(Arc::clone(&rt))
         .unwrap();
     let stop = AtomicBool::new(false);
-    let load = join_all((0..16).map(|_| async {
-        while !stop.load(Ordering::Relaxed) {
-            pool.query_scalar::<i32, _>("SELECT 1", &[]).await.unwrap();
-        }
-    }));
+    let load = keep_busy(&pool, &stop, 16, "SELECT 1");
     let watch = async {
         eventually(&rt, 20, || pool.stats().closed.expired >= 4).await;
         stop.store(true, Ordering::Relaxed);
@@ -426,10 +404,8 @@ pub async fn pool_shared_connections_are_recycled(rt: Arc<dyn Runtime>) {
 }
 
 pub async fn pool_shared_connections_recover_after_kills(rt: Arc<dyn Runtime>) {
-    let (builder, name) = pool_builder();
+    let (builder, name) = pipelined(3, 4);
     let pool = builder
-        .max_size(3)
-        .pipeline_depth(4)
         .acquire_timeout(Some(Duration::from_secs(10)))
         .build(Arc::clone(&rt))
         .unwrap();
@@ -451,14 +427,7 @@ pub async fn pool_shared_connections_recover_after_kills(rt: Arc<dyn Runtime>) {
     let killer = async {
         eventually(&rt, 20, || pool.stats().leases == 3).await;
         for _ in 0..3 {
-            admin
-                .query_scalar::<i64, _>(
-                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE application_name = $1) k",
-                    &[&name],
-                )
-                .await
-                .unwrap();
+            terminate_backends(&admin, &name).await;
             rt.sleep(Duration::from_millis(100)).await;
         }
         stop.store(true, Ordering::Relaxed);
@@ -481,12 +450,8 @@ pub async fn pool_shared_connections_recover_after_kills(rt: Arc<dyn Runtime>) {
 }
 
 pub async fn pool_dropped_shared_statements_leave_clean_connections(rt: Arc<dyn Runtime>) {
-    let (builder, _) = pool_builder();
-    let pool = builder
-        .max_size(2)
-        .pipeline_depth(3)
-        .build(Arc::clone(&rt))
-        .unwrap();
+    let (builder, _) = pipelined(2, 3);
+    let pool = builder.build(Arc::clone(&rt)).unwrap();
     // Connected first, as in `pool_dropped_futures_leave_clean_connections`.
     drop(within(&rt, 30, join_all((0..2).map(|_| pool.acquire()))).await);
     let mut rng = Rng(0x5eed_0000_9999_0002);
@@ -523,15 +488,7 @@ pub async fn pool_dropped_shared_statements_leave_clean_connections(rt: Arc<dyn 
     .await;
     assert_all_clean(&rt, &pool, 2).await;
     // And the pool still answers, every statement.
-    let answers = within(
-        &rt,
-        20,
-        join_all((0..12i32).map(|i| {
-            let pool = &pool;
-            async move { pool.query_scalar::<i32, _>("SELECT $1::int4", &[&i]).await }
-        })),
-    )
-    .await;
+    let answers = select_at_once(&rt, &pool, 12).await;
     for (i, a) in answers.into_iter().enumerate() {
         assert_eq!(a.unwrap(), i32::try_from(i).unwrap());
     }
