@@ -48,6 +48,10 @@ pub struct TcpOptions {
     pub nodelay: bool,
     /// TCP keepalives, if enabled.
     pub keepalive: Option<Keepalive>,
+    /// `TCP_USER_TIMEOUT` (libpq's `tcp_user_timeout`): how long sent data may stay
+    /// unacknowledged before the connection is dropped. Set where the operating system
+    /// has the option (Linux, Android, Fuchsia); `None` leaves the system default.
+    pub user_timeout: Option<Duration>,
 }
 
 impl Default for TcpOptions {
@@ -55,6 +59,7 @@ impl Default for TcpOptions {
         Self {
             nodelay: true,
             keepalive: Some(Keepalive::default()),
+            user_timeout: None,
         }
     }
 }
@@ -95,10 +100,11 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
 }
 
-/// Applies `options` to a connected TCP socket: `TCP_NODELAY`, then keepalive on or
-/// off with the configured idle time, probe interval and probe count. Interval and
-/// count are only set where the operating system has those socket options; elsewhere
-/// the system defaults stay. Shared by the runtime adapters.
+/// Applies `options` to a connected TCP socket: `TCP_NODELAY`, `TCP_USER_TIMEOUT`,
+/// then keepalive on or off with the configured idle time, probe interval and probe
+/// count. Interval, count and user timeout are only set where the operating system
+/// has those socket options; elsewhere the system defaults stay. Shared by the
+/// runtime adapters.
 ///
 /// # Errors
 ///
@@ -106,6 +112,13 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
 #[doc(hidden)]
 pub fn apply_tcp_options(socket: socket2::SockRef<'_>, options: &TcpOptions) -> io::Result<()> {
     socket.set_tcp_nodelay(options.nodelay)?;
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    if let Some(timeout) = options.user_timeout {
+        // The option takes whole milliseconds in an unsigned int; a longer timeout
+        // than that (49 days) is as good as the longest one.
+        let millis = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        socket.set_tcp_user_timeout(Some(Duration::from_millis(u64::from(millis))))?;
+    }
     let Some(keepalive) = options.keepalive else {
         return socket.set_keepalive(false);
     };
@@ -152,6 +165,7 @@ mod tests {
                 interval: Some(Duration::from_secs(7)),
                 retries: Some(3),
             }),
+            user_timeout: Some(Duration::from_millis(12_345)),
         };
         apply_tcp_options(socket2::SockRef::from(&stream), &options).unwrap();
         let socket = socket2::SockRef::from(&stream);
@@ -168,10 +182,15 @@ mod tests {
                 Duration::from_secs(7)
             );
             assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+            assert_eq!(
+                socket.tcp_user_timeout().unwrap(),
+                Some(Duration::from_millis(12_345))
+            );
         }
         let off = TcpOptions {
             nodelay: false,
             keepalive: None,
+            user_timeout: None,
         };
         apply_tcp_options(socket2::SockRef::from(&stream), &off).unwrap();
         assert!(!socket.tcp_nodelay().unwrap());
