@@ -271,8 +271,9 @@ fn socket_path(dir: PathBuf, port: u16) -> PathBuf {
 }
 
 /// Shuffles `items` uniformly (Fisher-Yates), drawing from `next`: the hosts for
-/// `load_balance_hosts=random`, as libpq does once per connection.
-fn shuffle<T>(items: &mut [T], mut next: impl FnMut() -> u64) {
+/// `load_balance_hosts=random`, as libpq does once per connection, and the addresses
+/// of a host name ([`order_addresses`](crate::runtime::order_addresses)).
+pub(crate) fn shuffle<T>(items: &mut [T], mut next: impl FnMut() -> u64) {
     for i in (1..items.len()).rev() {
         // An index in 0..=i, without modulo bias: draws in the incomplete last
         // stretch of the u64 range are thrown away (rarely more than one).

@@ -52,6 +52,10 @@ pub struct TcpOptions {
     /// unacknowledged before the connection is dropped. Set where the operating system
     /// has the option (Linux, Android, Fuchsia); `None` leaves the system default.
     pub user_timeout: Option<Duration>,
+    /// Try the addresses the host name resolves to in a random order rather than the
+    /// resolver's (`load_balance_hosts=random`, as libpq does). An adapter that
+    /// resolves names itself orders them with [`order_addresses`].
+    pub shuffle_addresses: bool,
 }
 
 impl Default for TcpOptions {
@@ -60,6 +64,7 @@ impl Default for TcpOptions {
             nodelay: true,
             keepalive: Some(Keepalive::default()),
             user_timeout: None,
+            shuffle_addresses: false,
         }
     }
 }
@@ -98,6 +103,29 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
 
     /// Completes after `duration`.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+/// Puts the addresses a host name resolved to in the order `options` asks for: shuffled
+/// with [`TcpOptions::shuffle_addresses`], else unchanged. For adapters that resolve
+/// names themselves before trying each address in turn.
+///
+/// # Errors
+///
+/// When the operating system provides no random numbers.
+#[doc(hidden)]
+pub fn order_addresses(addresses: &mut [SocketAddr], options: &TcpOptions) -> io::Result<()> {
+    if !options.shuffle_addresses {
+        return Ok(());
+    }
+    let mut failure = None;
+    crate::connect::shuffle(addresses, || {
+        let mut bytes = [0u8; 8];
+        if let Err(e) = getrandom::fill(&mut bytes) {
+            failure = Some(io::Error::other(e.to_string()));
+        }
+        u64::from_le_bytes(bytes)
+    });
+    failure.map_or(Ok(()), Err)
 }
 
 /// Applies `options` to a connected TCP socket: `TCP_NODELAY`, `TCP_USER_TIMEOUT`,
@@ -166,6 +194,7 @@ mod tests {
                 retries: Some(3),
             }),
             user_timeout: Some(Duration::from_millis(12_345)),
+            shuffle_addresses: false,
         };
         apply_tcp_options(socket2::SockRef::from(&stream), &options).unwrap();
         let socket = socket2::SockRef::from(&stream);
@@ -191,6 +220,7 @@ mod tests {
             nodelay: false,
             keepalive: None,
             user_timeout: None,
+            shuffle_addresses: false,
         };
         apply_tcp_options(socket2::SockRef::from(&stream), &off).unwrap();
         assert!(!socket.tcp_nodelay().unwrap());
@@ -199,5 +229,29 @@ mod tests {
         let defaults = TcpOptions::default();
         apply_tcp_options(socket2::SockRef::from(&stream), &defaults).unwrap();
         assert!(socket.keepalive().unwrap());
+    }
+
+    #[test]
+    fn addresses_are_shuffled_only_when_asked() {
+        let addresses: Vec<SocketAddr> = (1..=6)
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .collect();
+        let mut kept = addresses.clone();
+        order_addresses(&mut kept, &TcpOptions::default()).unwrap();
+        assert_eq!(kept, addresses);
+        let options = TcpOptions {
+            shuffle_addresses: true,
+            ..TcpOptions::default()
+        };
+        let mut firsts = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let mut shuffled = addresses.clone();
+            order_addresses(&mut shuffled, &options).unwrap();
+            let mut sorted = shuffled.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, addresses);
+            firsts.insert(shuffled[0]);
+        }
+        assert_eq!(firsts.len(), 6);
     }
 }

@@ -334,8 +334,9 @@ pub enum LoadBalanceHosts {
     Disable,
     /// In a random order, drawn again for each connection, so that connections
     /// spread over the hosts. `target_session_attrs` still applies to each host.
-    /// (libpq also shuffles the addresses a host name resolves to; apg leaves that
-    /// order to the runtime's resolver.)
+    /// The runtime is also asked to try the addresses a host name resolves to in a
+    /// random order ([`TcpOptions::shuffle_addresses`]), as libpq does; an adapter
+    /// that leaves resolution to its runtime's `connect` keeps the resolver's order.
     Random,
 }
 
@@ -627,8 +628,8 @@ impl Config {
         Ok(config)
     }
 
-    /// TCP socket options for the runtime: `nodelay` always, keepalives and
-    /// `tcp_user_timeout` as configured.
+    /// TCP socket options for the runtime: `nodelay` always, keepalives,
+    /// `tcp_user_timeout` and the address order of `load_balance_hosts` as configured.
     pub fn tcp_options(&self) -> TcpOptions {
         TcpOptions {
             nodelay: true,
@@ -638,6 +639,7 @@ impl Config {
                 retries: self.keepalives_count,
             }),
             user_timeout: self.tcp_user_timeout.filter(|d| !d.is_zero()),
+            shuffle_addresses: self.load_balance_hosts == LoadBalanceHosts::Random,
         }
     }
 }

@@ -668,6 +668,12 @@ fn require_auth_load_balance_hosts_and_tcp_user_timeout() {
         LoadBalanceHosts::Disable
     );
     assert_eq!(Config::new().load_balance_hosts, LoadBalanceHosts::Disable);
+    assert!(
+        both("load_balance_hosts", "random")
+            .tcp_options()
+            .shuffle_addresses
+    );
+    assert!(!Config::new().tcp_options().shuffle_addresses);
     assert_eq!(
         both_err("load_balance_hosts", "round-robin").0,
         "invalid load_balance_hosts \"round-robin\" in connection string"
