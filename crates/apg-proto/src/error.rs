@@ -379,6 +379,16 @@ pub enum Error {
         /// What the server offered instead.
         offered: &'static str,
     },
+    /// The server asked for an authentication method that `require_auth` does not
+    /// allow, or let the client in without authentication when `none` is not allowed.
+    /// Nothing of the password was sent.
+    AuthRequirementFailed {
+        /// The `require_auth` setting as written.
+        required: String,
+        /// What the server did, in libpq's words ("server requested a cleartext
+        /// password").
+        reason: &'static str,
+    },
     /// The configuration requires TLS and the server refused it.
     TlsRefused,
     /// The server answered SSLRequest with an ErrorResponse. Its text came from an
@@ -419,6 +429,10 @@ impl fmt::Display for Error {
             Self::ChannelBindingRequired { offered } => write!(
                 f,
                 "channel binding is required but the server offered {offered}"
+            ),
+            Self::AuthRequirementFailed { required, reason } => write!(
+                f,
+                "authentication method requirement \"{required}\" failed: {reason}"
             ),
             Self::TlsRefused => f.write_str("TLS is required but the server refused it"),
             Self::SslRequestRejected => {

@@ -14,11 +14,13 @@ use apg_proto::connection::{Config as CoreConfig, Connection, Event, TlsNegotiat
 
 use crate::cancel::{race, CancelInfo};
 use crate::client::Client;
-use crate::config::{Config, ConfigError, Host, Target as ResolvedTarget, TargetSessionAttrs};
+use crate::config::{
+    Config, ConfigError, Host, LoadBalanceHosts, Target as ResolvedTarget, TargetSessionAttrs,
+};
 use crate::driver::Driver;
 use crate::error::{Error, ErrorKind};
 use crate::row::SimpleQueryMessage;
-use crate::runtime::{AsyncStream, Keepalive, Runtime, TcpOptions};
+use crate::runtime::{AsyncStream, Runtime};
 use crate::shared::Shared;
 use crate::tls::TlsSettings;
 
@@ -89,11 +91,23 @@ impl Client {
         // Built once: every host, and every cancel request, uses the same TLS settings.
         let tls = TlsSettings::from_config(config)?.map(Arc::new);
         let resolved = config.resolve()?;
-        let targets = resolved
+        let mut targets = resolved
             .targets
             .iter()
             .map(|t| Ok((target(t)?, t.password.clone(), tls_host(t))))
             .collect::<Result<Vec<_>, Error>>()?;
+        if config.load_balance_hosts == LoadBalanceHosts::Random {
+            let mut failure = None;
+            shuffle(&mut targets, || {
+                random::<8>().map(u64::from_le_bytes).unwrap_or_else(|e| {
+                    failure = Some(e);
+                    0
+                })
+            });
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
         if targets.is_empty() {
             return Err(Error::config("no host to connect to"));
         }
@@ -256,6 +270,30 @@ fn socket_path(dir: PathBuf, port: u16) -> PathBuf {
     dir.join(format!(".s.PGSQL.{port}"))
 }
 
+/// Shuffles `items` uniformly (Fisher-Yates), drawing from `next`: the hosts for
+/// `load_balance_hosts=random`, as libpq does once per connection, and the addresses
+/// of a host name ([`order_addresses`](crate::runtime::order_addresses)).
+pub(crate) fn shuffle<T>(items: &mut [T], mut next: impl FnMut() -> u64) {
+    for i in (1..items.len()).rev() {
+        // An index in 0..=i, without modulo bias: draws in the incomplete last
+        // stretch of the u64 range are thrown away (rarely more than one).
+        let Ok(bound) = u64::try_from(i + 1) else {
+            return;
+        };
+        let zone = u64::MAX - (u64::MAX % bound);
+        let j = loop {
+            let draw = next();
+            if draw < zone {
+                break draw % bound;
+            }
+        };
+        // j <= i < items.len(), so it fits in usize.
+        if let Ok(j) = usize::try_from(j) {
+            items.swap(i, j);
+        }
+    }
+}
+
 /// Random bytes from the operating system.
 fn random<const N: usize>() -> Result<[u8; N], Error> {
     let mut bytes = [0u8; N];
@@ -283,6 +321,7 @@ fn core_config(config: &Config, login: &Login<'_>) -> Result<CoreConfig, Error> 
     core.options.clone_from(&config.options);
     core.params.clone_from(&config.server_settings);
     core.channel_binding = config.channel_binding;
+    core.require_auth.clone_from(&config.require_auth);
     core.scram_nonce = Some(random()?);
     Ok(core)
 }
@@ -309,14 +348,7 @@ async fn connect_one(
     let mut peer = None;
     let mut stream = match target {
         Target::Tcp(host, port) => {
-            let options = TcpOptions {
-                nodelay: true,
-                keepalive: config.keepalives.then_some(Keepalive {
-                    idle: config.keepalives_idle,
-                    interval: config.keepalives_interval,
-                    retries: config.keepalives_count,
-                }),
-            };
+            let options = config.tcp_options();
             let (stream, address) = runtime
                 .connect_tcp_peer(host.clone(), *port, options)
                 .await
@@ -490,6 +522,63 @@ mod tests {
             ]
         );
         assert_eq!(Target::Tcp("h".into(), 1).to_string(), "h:1");
+    }
+
+    /// A small deterministic generator (xorshift64*), for injected randomness.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+    }
+
+    #[test]
+    fn shuffle_reaches_every_order_and_is_deterministic() {
+        let mut seen = std::collections::HashMap::new();
+        for seed in 1..=2400u64 {
+            let mut items = [0, 1, 2, 3];
+            shuffle(&mut items, xorshift(seed));
+            let mut sorted = items;
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2, 3]);
+            *seen.entry(items).or_insert(0u32) += 1;
+            // The same draws give the same order.
+            let mut again = [0, 1, 2, 3];
+            shuffle(&mut again, xorshift(seed));
+            assert_eq!(again, items);
+        }
+        // All 4! orders, none wildly over- or under-represented (100 expected each).
+        assert_eq!(seen.len(), 24);
+        assert!(seen.values().all(|&n| (50..=150).contains(&n)), "{seen:?}");
+        // Degenerate lists and sources.
+        let mut one = [7];
+        shuffle(&mut one, || unreachable!());
+        let mut empty: [u8; 0] = [];
+        shuffle(&mut empty, || unreachable!());
+        let mut zeros = [0, 1, 2];
+        shuffle(&mut zeros, || 0);
+        assert_eq!(zeros, [1, 2, 0]);
+        // Draws in the biased top stretch of the range are skipped.
+        let mut draws = [u64::MAX, 0, 1].into_iter();
+        let mut two = [0, 1];
+        shuffle(&mut two, || draws.next().unwrap_or(0));
+        assert_eq!(two, [1, 0]);
+    }
+
+    #[test]
+    fn random_host_order_uses_every_host_first() {
+        let mut config = Config::new();
+        config.user = Some("u".into());
+        config.hosts = vec![Host::Tcp("a".into()), Host::Tcp("b".into())];
+        let mut firsts = std::collections::HashSet::new();
+        for _ in 0..64 {
+            let mut targets = resolved(&config);
+            shuffle(&mut targets, || u64::from_le_bytes(random().unwrap()));
+            firsts.insert(targets[0].to_string());
+        }
+        assert_eq!(firsts.len(), 2);
     }
 
     #[cfg(unix)]

@@ -196,6 +196,7 @@ impl Error {
             e @ (apg_proto::Error::Auth(_)
             | apg_proto::Error::UnsupportedAuthentication { .. }
             | apg_proto::Error::PasswordRequired
+            | apg_proto::Error::AuthRequirementFailed { .. }
             | apg_proto::Error::ChannelBindingRequired { .. }) => {
                 Self::new(ErrorKind::Auth, "authentication failed").with_source(e)
             }

@@ -48,6 +48,14 @@ pub struct TcpOptions {
     pub nodelay: bool,
     /// TCP keepalives, if enabled.
     pub keepalive: Option<Keepalive>,
+    /// `TCP_USER_TIMEOUT` (libpq's `tcp_user_timeout`): how long sent data may stay
+    /// unacknowledged before the connection is dropped. Set where the operating system
+    /// has the option (Linux, Android, Fuchsia); `None` leaves the system default.
+    pub user_timeout: Option<Duration>,
+    /// Try the addresses the host name resolves to in a random order rather than the
+    /// resolver's (`load_balance_hosts=random`, as libpq does). An adapter that
+    /// resolves names itself orders them with [`order_addresses`].
+    pub shuffle_addresses: bool,
 }
 
 impl Default for TcpOptions {
@@ -55,6 +63,8 @@ impl Default for TcpOptions {
         Self {
             nodelay: true,
             keepalive: Some(Keepalive::default()),
+            user_timeout: None,
+            shuffle_addresses: false,
         }
     }
 }
@@ -95,10 +105,34 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
 }
 
-/// Applies `options` to a connected TCP socket: `TCP_NODELAY`, then keepalive on or
-/// off with the configured idle time, probe interval and probe count. Interval and
-/// count are only set where the operating system has those socket options; elsewhere
-/// the system defaults stay. Shared by the runtime adapters.
+/// Puts the addresses a host name resolved to in the order `options` asks for: shuffled
+/// with [`TcpOptions::shuffle_addresses`], else unchanged. For adapters that resolve
+/// names themselves before trying each address in turn.
+///
+/// # Errors
+///
+/// When the operating system provides no random numbers.
+#[doc(hidden)]
+pub fn order_addresses(addresses: &mut [SocketAddr], options: &TcpOptions) -> io::Result<()> {
+    if !options.shuffle_addresses {
+        return Ok(());
+    }
+    let mut failure = None;
+    crate::connect::shuffle(addresses, || {
+        let mut bytes = [0u8; 8];
+        if let Err(e) = getrandom::fill(&mut bytes) {
+            failure = Some(io::Error::other(e.to_string()));
+        }
+        u64::from_le_bytes(bytes)
+    });
+    failure.map_or(Ok(()), Err)
+}
+
+/// Applies `options` to a connected TCP socket: `TCP_NODELAY`, `TCP_USER_TIMEOUT`,
+/// then keepalive on or off with the configured idle time, probe interval and probe
+/// count. Interval, count and user timeout are only set where the operating system
+/// has those socket options; elsewhere the system defaults stay. Shared by the
+/// runtime adapters.
 ///
 /// # Errors
 ///
@@ -106,6 +140,13 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
 #[doc(hidden)]
 pub fn apply_tcp_options(socket: socket2::SockRef<'_>, options: &TcpOptions) -> io::Result<()> {
     socket.set_tcp_nodelay(options.nodelay)?;
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    if let Some(timeout) = options.user_timeout {
+        // The option takes whole milliseconds in an unsigned int; a longer timeout
+        // than that (49 days) is as good as the longest one.
+        let millis = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        socket.set_tcp_user_timeout(Some(Duration::from_millis(u64::from(millis))))?;
+    }
     let Some(keepalive) = options.keepalive else {
         return socket.set_keepalive(false);
     };
@@ -152,6 +193,8 @@ mod tests {
                 interval: Some(Duration::from_secs(7)),
                 retries: Some(3),
             }),
+            user_timeout: Some(Duration::from_millis(12_345)),
+            shuffle_addresses: false,
         };
         apply_tcp_options(socket2::SockRef::from(&stream), &options).unwrap();
         let socket = socket2::SockRef::from(&stream);
@@ -168,10 +211,16 @@ mod tests {
                 Duration::from_secs(7)
             );
             assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+            assert_eq!(
+                socket.tcp_user_timeout().unwrap(),
+                Some(Duration::from_millis(12_345))
+            );
         }
         let off = TcpOptions {
             nodelay: false,
             keepalive: None,
+            user_timeout: None,
+            shuffle_addresses: false,
         };
         apply_tcp_options(socket2::SockRef::from(&stream), &off).unwrap();
         assert!(!socket.tcp_nodelay().unwrap());
@@ -180,5 +229,29 @@ mod tests {
         let defaults = TcpOptions::default();
         apply_tcp_options(socket2::SockRef::from(&stream), &defaults).unwrap();
         assert!(socket.keepalive().unwrap());
+    }
+
+    #[test]
+    fn addresses_are_shuffled_only_when_asked() {
+        let addresses: Vec<SocketAddr> = (1..=6)
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .collect();
+        let mut kept = addresses.clone();
+        order_addresses(&mut kept, &TcpOptions::default()).unwrap();
+        assert_eq!(kept, addresses);
+        let options = TcpOptions {
+            shuffle_addresses: true,
+            ..TcpOptions::default()
+        };
+        let mut firsts = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let mut shuffled = addresses.clone();
+            order_addresses(&mut shuffled, &options).unwrap();
+            let mut sorted = shuffled.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, addresses);
+            firsts.insert(shuffled[0]);
+        }
+        assert_eq!(firsts.len(), 6);
     }
 }

@@ -80,7 +80,7 @@ use alloc::vec::Vec;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-pub use config::{Config, TlsNegotiation};
+pub use config::{AuthMethod, Config, RequireAuth, RequireAuthError, TlsNegotiation};
 pub use event::{Event, Outcome, RequestId, Response};
 pub use request::{ExtendedRequest, Request};
 pub use state::Phase;

@@ -12,7 +12,9 @@
 //! * with channel binding required, every method but SCRAM-SHA-256-PLUS fails before
 //!   any password byte is sent, and so does an AuthenticationOk that arrives before the
 //!   SCRAM exchange completed;
-//! * the server's SCRAM signature is verified before AuthenticationOk is accepted.
+//! * the server's SCRAM signature is verified before AuthenticationOk is accepted;
+//! * `require_auth` is checked on every authentication request before anything is
+//!   answered, and on AuthenticationOk (libpq's `check_expected_areq`).
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -20,7 +22,9 @@ use alloc::vec::Vec;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::{BackendKey, Config, Connection, Event, Phase, TlsNegotiation};
+use super::{
+    AuthMethod, BackendKey, Config, Connection, Event, Phase, RequireAuth, TlsNegotiation,
+};
 use crate::auth::md5;
 use crate::auth::scram::{self, ChannelBinding, ChannelBindingPolicy, ScramClient};
 use crate::error::{DbError, Error, ProtocolError, UsageError};
@@ -43,6 +47,7 @@ pub(super) struct Startup {
     /// Whether the transport is TLS: direct, or after the server accepted SSLRequest.
     tls_active: bool,
     channel_binding: ChannelBindingPolicy,
+    require_auth: Option<RequireAuth>,
     min_protocol: ProtocolVersion,
     requested_protocol: ProtocolVersion,
     scram_nonce: Option<[u8; 24]>,
@@ -139,6 +144,7 @@ impl Startup {
             tls_server_end_point: config.tls_server_end_point.clone(),
             tls_active: config.tls == TlsNegotiation::Direct,
             channel_binding: config.channel_binding,
+            require_auth: config.require_auth.clone(),
             min_protocol: config.min_protocol_version,
             requested_protocol: config.max_protocol_version,
             scram_nonce: config.scram_nonce,
@@ -307,6 +313,7 @@ impl Connection {
     }
 
     fn handle_authentication(&mut self, auth: Authentication) -> Result<(), Error> {
+        self.check_required_auth(&auth)?;
         let require_binding = self.startup.channel_binding == ChannelBindingPolicy::Require;
         let unexpected = |message| -> Result<(), Error> {
             Err(ProtocolError::UnexpectedMessage {
@@ -412,6 +419,63 @@ impl Connection {
             }
             Authentication::Sspi => Err(Error::UnsupportedAuthentication { method: "SSPI" }),
         }
+    }
+
+    /// `require_auth`: fails before the request is answered when the server asks for a
+    /// method that is not allowed, or sends AuthenticationOk without any exchange when
+    /// `none` is not allowed. The reasons are libpq's.
+    fn check_required_auth(&self, auth: &Authentication) -> Result<(), Error> {
+        let Some(required) = &self.startup.require_auth else {
+            return Ok(());
+        };
+        let (method, reason) = match auth {
+            Authentication::Ok => {
+                // A finished exchange (or one the rest of the machine refuses anyway,
+                // such as SCRAM without its final message) is not "no authentication".
+                if required.allows_none() || !matches!(self.startup.auth, AuthState::Start) {
+                    return Ok(());
+                }
+                (None, "server did not complete authentication")
+            }
+            Authentication::CleartextPassword => (
+                Some(AuthMethod::Password),
+                "server requested a cleartext password",
+            ),
+            Authentication::Md5Password { .. } => {
+                (Some(AuthMethod::Md5), "server requested a hashed password")
+            }
+            // SCRAM-SHA-256 and SCRAM-SHA-256-PLUS alike: SASL means SCRAM here.
+            Authentication::Sasl { .. }
+            | Authentication::SaslContinue { .. }
+            | Authentication::SaslFinal { .. } => (
+                Some(AuthMethod::ScramSha256),
+                "server requested SASL authentication",
+            ),
+            Authentication::Gss => (
+                Some(AuthMethod::Gss),
+                "server requested GSSAPI authentication",
+            ),
+            Authentication::GssContinue { .. } => {
+                if required.allows(AuthMethod::Gss) || required.allows(AuthMethod::Sspi) {
+                    return Ok(());
+                }
+                (None, "server requested GSSAPI authentication")
+            }
+            Authentication::Sspi => (
+                Some(AuthMethod::Sspi),
+                "server requested SSPI authentication",
+            ),
+            Authentication::KerberosV5 | Authentication::ScmCredential => {
+                (None, "server requested an unknown authentication type")
+            }
+        };
+        if method.is_some_and(|m| required.allows(m)) {
+            return Ok(());
+        }
+        Err(Error::AuthRequirementFailed {
+            required: required.as_str().to_owned(),
+            reason,
+        })
     }
 
     /// Cleartext and MD5: refused when channel binding is required (before any password

@@ -1621,3 +1621,264 @@ fn ready_for_query_of_a_discarded_request_is_not_reported() {
     assert!(events(&mut conn).is_empty());
     assert_eq!(conn.in_flight(), 0);
 }
+
+// ---- require_auth -------------------------------------------------------------------
+
+fn require(text: &str) -> Config {
+    let mut c = config();
+    c.require_auth = Some(text.parse().unwrap());
+    c
+}
+
+/// Starts a connection with `config`, lets the server send `auth`, and returns the
+/// result with whatever the client then wants to send.
+fn answer_auth(config: Config, auth: Authentication) -> (Result<(), Error>, Vec<Received>) {
+    let mut conn = Connection::new(config).unwrap();
+    let mut server = FakeServer::new();
+    sent(&mut conn, &mut server);
+    server.send(auth);
+    let result = deliver(&mut conn, &mut server);
+    let mut out = Vec::new();
+    while let Some(bytes) = conn.poll_transmit() {
+        out.extend_from_slice(bytes);
+        let n = bytes.len();
+        conn.advance_transmit(n);
+    }
+    (result, server.receive(&out).unwrap())
+}
+
+fn requirement_failed(required: &str, reason: &'static str) -> Result<(), Error> {
+    Err(Error::AuthRequirementFailed {
+        required: required.into(),
+        reason,
+    })
+}
+
+#[test]
+fn require_auth_allowed_method_proceeds() {
+    for (text, auth) in [
+        ("password", Authentication::CleartextPassword),
+        ("md5,password", Authentication::CleartextPassword),
+        ("md5", Authentication::Md5Password { salt: [1, 2, 3, 4] }),
+        (
+            "!password",
+            Authentication::Md5Password { salt: [1, 2, 3, 4] },
+        ),
+        (
+            "scram-sha-256",
+            Authentication::Sasl {
+                mechanisms: vec!["SCRAM-SHA-256".into()],
+            },
+        ),
+    ] {
+        let (result, out) = answer_auth(require(text), auth);
+        result.unwrap();
+        let [Received::Message(FrontendMessage::AuthenticationResponse(_))] = &out[..] else {
+            panic!("{text}: {out:?}");
+        };
+    }
+}
+
+#[test]
+fn require_auth_refused_method_fails_before_sending() {
+    let sasl = Authentication::Sasl {
+        mechanisms: vec!["SCRAM-SHA-256".into()],
+    };
+    let md5 = Authentication::Md5Password { salt: [1, 2, 3, 4] };
+    for (text, auth, reason) in [
+        (
+            "scram-sha-256",
+            Authentication::CleartextPassword,
+            "server requested a cleartext password",
+        ),
+        (
+            "scram-sha-256",
+            md5.clone(),
+            "server requested a hashed password",
+        ),
+        ("!md5", md5, "server requested a hashed password"),
+        (
+            "password,md5",
+            sasl.clone(),
+            "server requested SASL authentication",
+        ),
+        (
+            "!scram-sha-256",
+            sasl,
+            "server requested SASL authentication",
+        ),
+        (
+            "none",
+            Authentication::CleartextPassword,
+            "server requested a cleartext password",
+        ),
+        (
+            "scram-sha-256",
+            Authentication::Gss,
+            "server requested GSSAPI authentication",
+        ),
+        (
+            "password",
+            Authentication::KerberosV5,
+            "server requested an unknown authentication type",
+        ),
+    ] {
+        let (result, out) = answer_auth(require(text), auth);
+        assert_eq!(result, requirement_failed(text, reason), "{text}");
+        assert!(out.is_empty(), "{text}: sent {out:?}");
+    }
+    // The message is libpq's.
+    assert_eq!(
+        requirement_failed("scram-sha-256", "server requested a cleartext password")
+            .unwrap_err()
+            .to_string(),
+        "authentication method requirement \"scram-sha-256\" failed: server requested a cleartext password"
+    );
+}
+
+#[test]
+fn require_auth_gss_and_sspi_are_allowed_names_but_still_unsupported() {
+    let (result, _) = answer_auth(require("gss"), Authentication::Gss);
+    assert_eq!(
+        result,
+        Err(Error::UnsupportedAuthentication { method: "GSSAPI" })
+    );
+    let (result, _) = answer_auth(require("sspi,gss"), Authentication::Sspi);
+    assert_eq!(
+        result,
+        Err(Error::UnsupportedAuthentication { method: "SSPI" })
+    );
+}
+
+#[test]
+fn require_auth_none() {
+    // Allowed: trust connects.
+    for text in ["none", "scram-sha-256,none", "!password"] {
+        let mut conn = Connection::new(require(text)).unwrap();
+        let mut server = FakeServer::new();
+        sent(&mut conn, &mut server);
+        server.accept();
+        deliver(&mut conn, &mut server).unwrap();
+        assert_eq!(conn.phase(), Phase::Ready, "{text}");
+    }
+    // Not allowed: AuthenticationOk straight away fails.
+    for text in ["!none", "scram-sha-256", "md5", "!password,!none"] {
+        let (result, out) = answer_auth(require(text), Authentication::Ok);
+        assert_eq!(
+            result,
+            requirement_failed(text, "server did not complete authentication"),
+            "{text}"
+        );
+        assert!(out.is_empty());
+    }
+    // After a password exchange, AuthenticationOk completes it.
+    let mut conn = Connection::new(require("!none")).unwrap();
+    let mut server = FakeServer::new();
+    sent(&mut conn, &mut server);
+    server.send(Authentication::CleartextPassword);
+    deliver(&mut conn, &mut server).unwrap();
+    sent(&mut conn, &mut server);
+    server.accept();
+    deliver(&mut conn, &mut server).unwrap();
+    assert_eq!(conn.phase(), Phase::Ready);
+}
+
+#[test]
+fn require_auth_scram_plus_counts_as_scram() {
+    let mut c = require("scram-sha-256");
+    c.tls = TlsNegotiation::Direct;
+    c.tls_server_end_point = Some(vec![9; 32]);
+    let (result, out) = answer_auth(
+        c,
+        Authentication::Sasl {
+            mechanisms: vec!["SCRAM-SHA-256-PLUS".into(), "SCRAM-SHA-256".into()],
+        },
+    );
+    result.unwrap();
+    let [Received::Message(FrontendMessage::AuthenticationResponse(r))] = &out[..] else {
+        panic!("{out:?}");
+    };
+    let initial = r.clone().into_sasl_initial_response().unwrap();
+    assert_eq!(initial.mechanism, "SCRAM-SHA-256-PLUS");
+}
+
+#[test]
+fn require_auth_and_channel_binding_both_apply() {
+    // require_auth allows cleartext, channel binding still refuses it.
+    let mut c = require("password");
+    c.channel_binding = ChannelBindingPolicy::Require;
+    let (result, out) = answer_auth(c, Authentication::CleartextPassword);
+    assert!(matches!(result, Err(Error::ChannelBindingRequired { .. })));
+    assert!(out.is_empty());
+    // Channel binding would allow SCRAM-PLUS, require_auth refuses SASL.
+    let mut c = require("!scram-sha-256");
+    c.channel_binding = ChannelBindingPolicy::Require;
+    c.tls = TlsNegotiation::Direct;
+    c.tls_server_end_point = Some(vec![9; 32]);
+    let (result, out) = answer_auth(
+        c,
+        Authentication::Sasl {
+            mechanisms: vec!["SCRAM-SHA-256-PLUS".into()],
+        },
+    );
+    assert_eq!(
+        result,
+        requirement_failed("!scram-sha-256", "server requested SASL authentication")
+    );
+    assert!(out.is_empty());
+}
+
+#[test]
+fn require_auth_parsing_follows_libpq() {
+    let parse = |text: &str| text.parse::<RequireAuth>();
+    let all = parse("password,md5,gss,sspi,scram-sha-256,none").unwrap();
+    assert!(AuthMethod::ALL.into_iter().all(|m| all.allows(m)));
+    assert!(all.allows_none());
+    let only = parse("md5").unwrap();
+    assert_eq!(
+        AuthMethod::ALL.map(|m| only.allows(m)),
+        [false, true, false, false, false]
+    );
+    assert!(!only.allows_none());
+    assert_eq!(only.as_str(), "md5");
+    let not = parse("!md5,!none").unwrap();
+    assert_eq!(
+        AuthMethod::ALL.map(|m| not.allows(m)),
+        [true, false, true, true, true]
+    );
+    assert!(!not.allows_none());
+    assert!(parse("!password").unwrap().allows_none());
+    for (text, message) in [
+        (
+            "scram-sha-256,!md5",
+            "negative require_auth method \"!md5\" cannot be mixed with non-negative methods",
+        ),
+        (
+            "!password,!none,scram-sha-256",
+            "require_auth method \"scram-sha-256\" cannot be mixed with negative methods",
+        ),
+        (
+            "password,md5,password",
+            "require_auth method \"password\" is specified more than once",
+        ),
+        (
+            "!md5,!md5",
+            "require_auth method \"!md5\" is specified more than once",
+        ),
+        (
+            "none,none",
+            "require_auth method \"none\" is specified more than once",
+        ),
+        (
+            "!none,!none",
+            "require_auth method \"!none\" is specified more than once",
+        ),
+        ("scram", "invalid require_auth value: \"scram\""),
+        ("md5,", "invalid require_auth value: \"\""),
+        ("", "invalid require_auth value: \"\""),
+        ("!", "invalid require_auth value: \"\""),
+        ("MD5", "invalid require_auth value: \"MD5\""),
+    ] {
+        assert_eq!(parse(text).unwrap_err().to_string(), message, "{text}");
+    }
+}

@@ -67,6 +67,16 @@ pub enum ConfigError {
         /// Where it was written.
         origin: Origin,
     },
+    /// A `require_auth` list libpq would refuse (unknown method, negated and plain
+    /// methods mixed, a method named twice).
+    InvalidRequireAuth {
+        /// The value as written.
+        value: String,
+        /// What is wrong with it, in libpq's words.
+        reason: apg_proto::connection::RequireAuthError,
+        /// Where it was written.
+        origin: Origin,
+    },
     /// A value containing a NUL character, which the start-up packet cannot carry.
     NulInValue {
         /// The parameter's canonical name.
@@ -124,6 +134,15 @@ impl fmt::Display for ConfigError {
             } => write!(
                 f,
                 "invalid {parameter} \"{}\" {origin}",
+                value.escape_debug()
+            ),
+            Self::InvalidRequireAuth {
+                value,
+                reason,
+                origin,
+            } => write!(
+                f,
+                "invalid require_auth \"{}\" {origin}: {reason}",
                 value.escape_debug()
             ),
             Self::NulInValue { parameter, origin } => {

@@ -45,12 +45,15 @@
 //! | `keepalives_idle`, `keepalives_interval`, `keepalives_count` | keepalive tuning (seconds, seconds, probes; 0 is the system default) |
 //! | `target_session_attrs` (`PGTARGETSESSIONATTRS`) | `any`, `read-write`, `read-only`, `primary`, `standby`, `prefer-standby` |
 //! | `passfile` (`PGPASSFILE`) | password file location |
+//! | `require_auth` (`PGREQUIREAUTH`) | authentication methods the server may use: a list of `password`, `md5`, `gss`, `sspi`, `scram-sha-256`, `none`, or of exclusions (`!md5,!password`); see [`RequireAuth`] |
+//! | `load_balance_hosts` (`PGLOADBALANCEHOSTS`) | `disable` (hosts in order) or `random` (hosts shuffled for each connection); see [`LoadBalanceHosts`] |
+//! | `tcp_user_timeout` | milliseconds unacknowledged data may stay unsent before the connection is dropped (Linux `TCP_USER_TIMEOUT`); 0 is the system default; ignored for Unix sockets |
 //! | `statement_cache_capacity` | apg: prepared statements cached per connection, 0 disables |
 //! | `command_timeout` | apg: default query timeout in seconds; 0 or negative: none |
 //!
 //! Durations accept decimals (`1.5`), a superset of libpq's whole seconds. A name no
 //! PostgreSQL client knows is an error naming it, as in libpq; libpq parameters apg
-//! does not implement (`service`, `sslcrl`, `load_balance_hosts`, ...) are
+//! does not implement (`service`, `sslcrl`, `gssencmode`, ...) are
 //! errors too, so that no setting is silently ignored.
 
 use std::fmt;
@@ -60,6 +63,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use apg_proto::auth::scram::ChannelBindingPolicy;
+pub use apg_proto::connection::{AuthMethod, RequireAuth, RequireAuthError};
 
 use crate::runtime::{Keepalive, TcpOptions};
 
@@ -321,6 +325,54 @@ impl fmt::Display for TargetSessionAttrs {
     }
 }
 
+/// libpq's `load_balance_hosts`: the order in which the hosts are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LoadBalanceHosts {
+    /// In the order given.
+    #[default]
+    Disable,
+    /// In a random order, drawn again for each connection, so that connections
+    /// spread over the hosts. `target_session_attrs` still applies to each host.
+    /// The runtime is also asked to try the addresses a host name resolves to in a
+    /// random order ([`TcpOptions::shuffle_addresses`]), as libpq does; an adapter
+    /// that leaves resolution to its runtime's `connect` keeps the resolver's order.
+    Random,
+}
+
+impl LoadBalanceHosts {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Random => "random",
+        }
+    }
+}
+
+impl FromStr for LoadBalanceHosts {
+    type Err = ConfigError;
+
+    /// Reads the libpq spelling; anything else is [`ConfigError::InvalidValue`].
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "disable" => Ok(Self::Disable),
+            "random" => Ok(Self::Random),
+            _ => Err(ConfigError::InvalidValue {
+                parameter: "load_balance_hosts",
+                value: s.into(),
+                origin: Origin::ConnString,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for LoadBalanceHosts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Connection configuration.
 ///
 /// Built from a URL or key=value string ([`str::parse`]), from the `PG*` environment
@@ -406,6 +458,15 @@ pub struct Config {
     pub command_timeout: Option<Duration>,
     /// Path of the password file (`PGPASSFILE`; default `~/.pgpass`).
     pub passfile: Option<PathBuf>,
+    /// Authentication methods the server may use (`require_auth`); `None` allows
+    /// every method apg implements. Applies together with `channel_binding`.
+    pub require_auth: Option<RequireAuth>,
+    /// The order in which the hosts are tried (`load_balance_hosts`).
+    pub load_balance_hosts: LoadBalanceHosts,
+    /// How long sent data may stay unacknowledged before the connection is dropped
+    /// (`tcp_user_timeout`, whole milliseconds; `TCP_USER_TIMEOUT` on Linux and
+    /// Android, ignored elsewhere and for Unix sockets). `None`: the system default.
+    pub tcp_user_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -437,6 +498,9 @@ impl Default for Config {
             statement_cache_capacity: 256,
             command_timeout: None,
             passfile: None,
+            require_auth: None,
+            load_balance_hosts: LoadBalanceHosts::Disable,
+            tcp_user_timeout: None,
         }
     }
 }
@@ -467,7 +531,10 @@ impl fmt::Debug for Config {
             .field("target_session_attrs", &self.target_session_attrs)
             .field("statement_cache_capacity", &self.statement_cache_capacity)
             .field("command_timeout", &self.command_timeout)
-            .field("passfile", &self.passfile);
+            .field("passfile", &self.passfile)
+            .field("require_auth", &self.require_auth)
+            .field("load_balance_hosts", &self.load_balance_hosts)
+            .field("tcp_user_timeout", &self.tcp_user_timeout);
         #[cfg(feature = "tls")]
         f.field("tls_client_config", &self.tls_client_config);
         f.finish()
@@ -503,7 +570,7 @@ impl Config {
     /// `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`,
     /// `PGOPTIONS`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`,
     /// `PGSSLKEY`, `PGSSLNEGOTIATION`, `PGCHANNELBINDING`,
-    /// `PGTARGETSESSIONATTRS`, `PGPASSFILE`). Unset, empty and non-UTF-8 variables
+    /// `PGTARGETSESSIONATTRS`, `PGPASSFILE`, `PGREQUIREAUTH`, `PGLOADBALANCEHOSTS`). Unset, empty and non-UTF-8 variables
     /// are ignored.
     ///
     /// # Errors
@@ -561,7 +628,8 @@ impl Config {
         Ok(config)
     }
 
-    /// TCP socket options for the runtime: `nodelay` always, keepalives as configured.
+    /// TCP socket options for the runtime: `nodelay` always, keepalives,
+    /// `tcp_user_timeout` and the address order of `load_balance_hosts` as configured.
     pub fn tcp_options(&self) -> TcpOptions {
         TcpOptions {
             nodelay: true,
@@ -570,6 +638,8 @@ impl Config {
                 interval: self.keepalives_interval,
                 retries: self.keepalives_count,
             }),
+            user_timeout: self.tcp_user_timeout.filter(|d| !d.is_zero()),
+            shuffle_addresses: self.load_balance_hosts == LoadBalanceHosts::Random,
         }
     }
 }
@@ -784,6 +854,33 @@ impl Config {
         self.passfile = Some(path.into());
         self
     }
+
+    /// Sets the authentication methods the server may use (`require_auth`).
+    ///
+    /// ```
+    /// let config = apg::Config::new().require_auth("scram-sha-256".parse().unwrap());
+    /// assert_eq!(config.get_require_auth().unwrap().as_str(), "scram-sha-256");
+    /// ```
+    #[must_use]
+    pub fn require_auth(mut self, methods: RequireAuth) -> Self {
+        self.require_auth = Some(methods);
+        self
+    }
+
+    /// Sets the order in which the hosts are tried (`load_balance_hosts`).
+    #[must_use]
+    pub fn load_balance_hosts(mut self, order: LoadBalanceHosts) -> Self {
+        self.load_balance_hosts = order;
+        self
+    }
+
+    /// Sets `TCP_USER_TIMEOUT` (`tcp_user_timeout`; whole milliseconds are used, zero
+    /// means the system default).
+    #[must_use]
+    pub fn tcp_user_timeout(mut self, timeout: Duration) -> Self {
+        self.tcp_user_timeout = Some(timeout);
+        self
+    }
 }
 
 /// Accessors, named `get_*` because the plain names are the builder methods.
@@ -906,5 +1003,20 @@ impl Config {
     /// The configured password file location, if any.
     pub fn get_passfile(&self) -> Option<&std::path::Path> {
         self.passfile.as_deref()
+    }
+
+    /// The authentication methods the server may use, if restricted.
+    pub fn get_require_auth(&self) -> Option<&RequireAuth> {
+        self.require_auth.as_ref()
+    }
+
+    /// The order in which the hosts are tried.
+    pub fn get_load_balance_hosts(&self) -> LoadBalanceHosts {
+        self.load_balance_hosts
+    }
+
+    /// `TCP_USER_TIMEOUT`, if set.
+    pub fn get_tcp_user_timeout(&self) -> Option<Duration> {
+        self.tcp_user_timeout
     }
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ChannelBindingPolicy, Config, ConfigError, Host, Origin, SslRootCert};
+use super::{ChannelBindingPolicy, Config, ConfigError, Host, Origin, RequireAuth, SslRootCert};
 
 /// The port used when none is given, for every host.
 pub(crate) const DEFAULT_PORT: u16 = 5432;
@@ -39,10 +39,13 @@ pub(crate) enum Key {
     Passfile,
     StatementCacheCapacity,
     CommandTimeout,
+    RequireAuth,
+    LoadBalanceHosts,
+    TcpUserTimeout,
 }
 
 impl Key {
-    pub(crate) const ALL: [Self; 23] = [
+    pub(crate) const ALL: [Self; 26] = [
         Self::Host,
         Self::Hostaddr,
         Self::Port,
@@ -66,6 +69,9 @@ impl Key {
         Self::Passfile,
         Self::StatementCacheCapacity,
         Self::CommandTimeout,
+        Self::RequireAuth,
+        Self::LoadBalanceHosts,
+        Self::TcpUserTimeout,
     ];
 
     /// The name written in URLs and connection strings.
@@ -94,6 +100,9 @@ impl Key {
             Self::Passfile => "passfile",
             Self::StatementCacheCapacity => "statement_cache_capacity",
             Self::CommandTimeout => "command_timeout",
+            Self::RequireAuth => "require_auth",
+            Self::LoadBalanceHosts => "load_balance_hosts",
+            Self::TcpUserTimeout => "tcp_user_timeout",
         }
     }
 
@@ -117,12 +126,15 @@ impl Key {
             Self::ConnectTimeout => Some("PGCONNECT_TIMEOUT"),
             Self::TargetSessionAttrs => Some("PGTARGETSESSIONATTRS"),
             Self::Passfile => Some("PGPASSFILE"),
+            Self::RequireAuth => Some("PGREQUIREAUTH"),
+            Self::LoadBalanceHosts => Some("PGLOADBALANCEHOSTS"),
             Self::Keepalives
             | Self::KeepalivesIdle
             | Self::KeepalivesInterval
             | Self::KeepalivesCount
             | Self::StatementCacheCapacity
-            | Self::CommandTimeout => None,
+            | Self::CommandTimeout
+            | Self::TcpUserTimeout => None,
         }
     }
 
@@ -154,11 +166,9 @@ const UNSUPPORTED: &[&str] = &[
     "gssencmode",
     "gsslib",
     "krbsrvname",
-    "load_balance_hosts",
     "max_protocol_version",
     "min_protocol_version",
     "replication",
-    "require_auth",
     "requirepeer",
     "scram_client_key",
     "scram_server_key",
@@ -172,7 +182,6 @@ const UNSUPPORTED: &[&str] = &[
     "sslkeylogfile",
     "sslpassword",
     "sslsni",
-    "tcp_user_timeout",
 ];
 
 /// Stores one parameter's value in `config`, replacing any earlier value (lists such
@@ -251,6 +260,13 @@ pub(crate) fn apply(
         Key::StatementCacheCapacity => {
             config.statement_cache_capacity = text.trim().parse().map_err(|_| invalid())?;
         }
+        Key::RequireAuth => config.require_auth = parse_require_auth(text, origin)?,
+        Key::LoadBalanceHosts => {
+            config.load_balance_hosts = text.parse().map_err(|_| invalid())?;
+        }
+        Key::TcpUserTimeout => {
+            config.tcp_user_timeout = parse_milliseconds(text).ok_or_else(invalid)?;
+        }
     }
     Ok(())
 }
@@ -321,6 +337,37 @@ pub(crate) fn channel_binding_name(policy: ChannelBindingPolicy) -> &'static str
         ChannelBindingPolicy::Require => "require",
         ChannelBindingPolicy::Prefer => "prefer",
     }
+}
+
+/// `require_auth`: empty means no requirement, as in libpq.
+fn parse_require_auth(text: &str, origin: Origin) -> Result<Option<RequireAuth>, ConfigError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|reason| ConfigError::InvalidRequireAuth {
+            value: text.into(),
+            reason,
+            origin,
+        })
+}
+
+/// `tcp_user_timeout`: whole milliseconds; zero or negative means the operating
+/// system's default, as libpq treats them. Larger than a C `int` is refused, as in
+/// libpq.
+fn parse_milliseconds(text: &str) -> Option<Option<Duration>> {
+    let millis: i64 = text.trim().parse().ok()?;
+    if millis > i64::from(i32::MAX) {
+        return None;
+    }
+    let millis = u64::try_from(millis).unwrap_or(0);
+    Some((millis != 0).then(|| Duration::from_millis(millis)))
+}
+
+/// Renders a duration as [`parse_milliseconds`] reads it (whole milliseconds).
+pub(crate) fn format_milliseconds(duration: Duration) -> String {
+    duration.as_millis().to_string()
 }
 
 /// A timeout in seconds, possibly fractional. Zero or negative means "no timeout",
@@ -435,6 +482,20 @@ mod tests {
         assert_eq!(parse_timeout(" 7 "), Some(Some(Duration::from_secs(7))));
         assert_eq!(parse_interval("-1"), None);
         assert_eq!(parse_interval("0"), Some(None));
+    }
+
+    #[test]
+    fn milliseconds_follow_libpq() {
+        assert_eq!(parse_milliseconds("0"), Some(None));
+        assert_eq!(parse_milliseconds("-5"), Some(None));
+        assert_eq!(
+            parse_milliseconds(" 1500 "),
+            Some(Some(Duration::from_millis(1500)))
+        );
+        assert_eq!(parse_milliseconds("1.5"), None);
+        assert_eq!(parse_milliseconds("x"), None);
+        assert_eq!(parse_milliseconds("2147483648"), None);
+        assert_eq!(format_milliseconds(Duration::from_millis(1500)), "1500");
     }
 
     #[test]

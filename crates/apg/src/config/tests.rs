@@ -625,6 +625,118 @@ fn builder_matches_parsing() {
 }
 
 #[test]
+fn require_auth_load_balance_hosts_and_tcp_user_timeout() {
+    let c = both("require_auth", "!password,!md5");
+    let required = c.require_auth.unwrap();
+    assert!(!required.allows(AuthMethod::Password));
+    assert!(required.allows(AuthMethod::ScramSha256));
+    assert!(required.allows_none());
+    assert_eq!(required.as_str(), "!password,!md5");
+    assert_eq!(both("require_auth", "").require_auth, None);
+    for (value, reason) in [
+        (
+            "scram-sha-256,!md5",
+            "negative require_auth method \"!md5\" cannot be mixed with non-negative methods",
+        ),
+        (
+            "!md5,password",
+            "require_auth method \"password\" cannot be mixed with negative methods",
+        ),
+        (
+            "md5,md5",
+            "require_auth method \"md5\" is specified more than once",
+        ),
+        ("kerberos", "invalid require_auth value: \"kerberos\""),
+    ] {
+        let (kv, from_url) = both_err("require_auth", value);
+        assert_eq!(
+            kv,
+            format!("invalid require_auth \"{value}\" in connection string: {reason}")
+        );
+        assert_eq!(
+            from_url,
+            format!("invalid require_auth \"{value}\" in URL: {reason}")
+        );
+    }
+
+    assert_eq!(
+        both("load_balance_hosts", "random").load_balance_hosts,
+        LoadBalanceHosts::Random
+    );
+    assert_eq!(
+        both("load_balance_hosts", "disable").load_balance_hosts,
+        LoadBalanceHosts::Disable
+    );
+    assert_eq!(Config::new().load_balance_hosts, LoadBalanceHosts::Disable);
+    assert!(
+        both("load_balance_hosts", "random")
+            .tcp_options()
+            .shuffle_addresses
+    );
+    assert!(!Config::new().tcp_options().shuffle_addresses);
+    assert_eq!(
+        both_err("load_balance_hosts", "round-robin").0,
+        "invalid load_balance_hosts \"round-robin\" in connection string"
+    );
+
+    let c = both("tcp_user_timeout", "2500");
+    assert_eq!(c.tcp_user_timeout, Some(Duration::from_millis(2500)));
+    assert_eq!(
+        c.tcp_options().user_timeout,
+        Some(Duration::from_millis(2500))
+    );
+    assert_eq!(both("tcp_user_timeout", "0").tcp_user_timeout, None);
+    assert_eq!(both("tcp_user_timeout", "-1").tcp_user_timeout, None);
+    assert_eq!(
+        both_err("tcp_user_timeout", "1.5").0,
+        "invalid tcp_user_timeout \"1.5\" in connection string"
+    );
+
+    // Environment variables, as libpq: PGREQUIREAUTH, PGLOADBALANCEHOSTS.
+    let c = Config::from_env_lookup(env_of(&[
+        ("PGREQUIREAUTH", "scram-sha-256"),
+        ("PGLOADBALANCEHOSTS", "random"),
+    ]))
+    .unwrap();
+    assert_eq!(c.require_auth.unwrap().as_str(), "scram-sha-256");
+    assert_eq!(c.load_balance_hosts, LoadBalanceHosts::Random);
+    assert_eq!(
+        Config::from_env_lookup(env_of(&[("PGREQUIREAUTH", "md5,!md5")]))
+            .unwrap_err()
+            .to_string(),
+        "invalid require_auth \"md5,!md5\" in environment variable PGREQUIREAUTH: \
+         negative require_auth method \"!md5\" cannot be mixed with non-negative methods"
+    );
+    // Explicit settings win over the environment.
+    let c = Config::parse_with_env_lookup(
+        "require_auth=md5",
+        env_of(&[("PGREQUIREAUTH", "scram-sha-256")]),
+    )
+    .unwrap();
+    assert_eq!(c.require_auth.unwrap().as_str(), "md5");
+
+    // Builder methods agree with parsing, and the URL shows every setting.
+    let built = Config::new()
+        .require_auth("none".parse().unwrap())
+        .load_balance_hosts(LoadBalanceHosts::Random)
+        .tcp_user_timeout(Duration::from_secs(3));
+    assert_eq!(
+        built,
+        parse("require_auth=none load_balance_hosts=random tcp_user_timeout=3000")
+    );
+    assert_eq!(
+        built.get_require_auth().map(RequireAuth::as_str),
+        Some("none")
+    );
+    assert_eq!(built.get_load_balance_hosts(), LoadBalanceHosts::Random);
+    assert_eq!(built.get_tcp_user_timeout(), Some(Duration::from_secs(3)));
+    assert_eq!(
+        built.to_string(),
+        "postgresql://?require_auth=none&load_balance_hosts=random&tcp_user_timeout=3000"
+    );
+}
+
+#[test]
 fn display_redacts_the_password() {
     let c = parse("postgresql://alice:hunter2@db:5433/shop?sslmode=verify-full");
     let shown = c.to_string();
@@ -1023,6 +1135,12 @@ prop_compose! {
         statement_cache_capacity in any::<usize>(),
         command_timeout in proptest::option::of(duration()),
         passfile in proptest::option::of(text()),
+        require_auth in proptest::option::of(prop::sample::select(&[
+            "scram-sha-256", "md5,password", "none", "!password,!md5", "!none",
+            "gss,sspi,scram-sha-256,none",
+        ][..])),
+        load_balance_random in any::<bool>(),
+        tcp_user_timeout in proptest::option::of(1u64..=i32::MAX as u64),
     ) -> Config {
         let n = hosts.len();
         let ports = match port_shape {
@@ -1067,6 +1185,11 @@ prop_compose! {
         c.statement_cache_capacity = statement_cache_capacity;
         c.command_timeout = command_timeout;
         c.passfile = passfile.map(PathBuf::from);
+        c.require_auth = require_auth.map(|r| r.parse().unwrap());
+        if load_balance_random {
+            c.load_balance_hosts = LoadBalanceHosts::Random;
+        }
+        c.tcp_user_timeout = tcp_user_timeout.map(Duration::from_millis);
         c
     }
 }

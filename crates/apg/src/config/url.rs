@@ -367,6 +367,18 @@ pub(crate) fn render(config: &Config, password: Password) -> String {
     if let Some(timeout) = config.command_timeout {
         query.push(("command_timeout", param::format_seconds(timeout)));
     }
+    if let Some(required) = &config.require_auth {
+        query.push(("require_auth", required.as_str().into()));
+    }
+    if config.load_balance_hosts != defaults.load_balance_hosts {
+        query.push((
+            "load_balance_hosts",
+            config.load_balance_hosts.as_str().into(),
+        ));
+    }
+    if let Some(timeout) = config.tcp_user_timeout {
+        query.push(("tcp_user_timeout", param::format_milliseconds(timeout)));
+    }
     for (i, (name, value)) in query.iter().enumerate() {
         url.push(if i == 0 { '?' } else { '&' });
         url.push_str(name);
