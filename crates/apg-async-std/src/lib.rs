@@ -77,8 +77,14 @@ impl Runtime for AsyncStdRuntime {
         options: TcpOptions,
     ) -> BoxFuture<'static, io::Result<TcpConnected>> {
         Box::pin(async move {
-            // Resolves the name on async-std's blocking pool and tries each address.
-            let stream = TcpStream::connect((host.as_str(), port)).await?;
+            // Resolves the name on async-std's blocking pool (in the order
+            // `load_balance_hosts` asks for) and tries each address.
+            let mut addresses: Vec<std::net::SocketAddr> =
+                async_std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+                    .await?
+                    .collect();
+            apg::runtime::order_addresses(&mut addresses, &options)?;
+            let stream = TcpStream::connect(&addresses[..]).await?;
             apg::runtime::apply_tcp_options(socket2::SockRef::from(&stream), &options)?;
             let peer = stream.peer_addr().ok();
             Ok((Box::new(stream) as Box<dyn AsyncStream>, peer))

@@ -121,8 +121,11 @@ impl Runtime for SmolRuntime {
         options: TcpOptions,
     ) -> BoxFuture<'static, io::Result<TcpConnected>> {
         Box::pin(async move {
-            // Resolves the name off the reactor thread and tries each address in turn.
-            let stream = TcpStream::connect((host.as_str(), port)).await?;
+            // Resolves the name off the reactor thread (in the order
+            // `load_balance_hosts` asks for) and tries each address in turn.
+            let mut addresses = smol::net::resolve((host.as_str(), port)).await?;
+            apg::runtime::order_addresses(&mut addresses, &options)?;
+            let stream = TcpStream::connect(&addresses[..]).await?;
             apg::runtime::apply_tcp_options(socket2::SockRef::from(&stream), &options)?;
             let peer = stream.peer_addr().ok();
             Ok((Box::new(stream) as Box<dyn AsyncStream>, peer))

@@ -92,7 +92,14 @@ impl Runtime for TokioRuntime {
         options: TcpOptions,
     ) -> BoxFuture<'static, io::Result<TcpConnected>> {
         Box::pin(async move {
-            let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            // Resolved here so `load_balance_hosts=random` can shuffle the addresses;
+            // each is then tried in turn.
+            let mut addresses: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), port))
+                    .await?
+                    .collect();
+            apg::runtime::order_addresses(&mut addresses, &options)?;
+            let stream = tokio::net::TcpStream::connect(&addresses[..]).await?;
             apg::runtime::apply_tcp_options(SockRef::from(&stream), &options)?;
             let peer = stream.peer_addr().ok();
             Ok((Box::new(Compat(stream)) as Box<dyn AsyncStream>, peer))

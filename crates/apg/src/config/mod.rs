@@ -334,9 +334,9 @@ pub enum LoadBalanceHosts {
     Disable,
     /// In a random order, drawn again for each connection, so that connections
     /// spread over the hosts. `target_session_attrs` still applies to each host.
-    /// The runtime is also asked to try the addresses a host name resolves to in a
-    /// random order ([`TcpOptions::shuffle_addresses`]), as libpq does; an adapter
-    /// that leaves resolution to its runtime's `connect` keeps the resolver's order.
+    /// The addresses a host name resolves to are also tried in a random order
+    /// ([`TcpOptions::shuffle_addresses`], honoured by apg's runtime adapters), as
+    /// libpq does.
     Random,
 }
 
