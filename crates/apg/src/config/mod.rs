@@ -784,10 +784,12 @@ impl Config {
     /// certificate of the chain below the trusted root, as libpq does (OpenSSL's
     /// `X509_V_FLAG_CRL_CHECK_ALL`): a revoked certificate fails the handshake, and so
     /// does a certificate whose issuer has no list here (its status is unknown) or an
-    /// expired list. Unlike libpq, a file that is missing or unreadable is an error
-    /// rather than silently no check; and lists also apply with `sslrootcert=system`.
-    /// Without `sslcrl` and `sslcrldir`, `~/.postgresql/root.crl` is used if it
-    /// exists.
+    /// expired list. A list is complete for its issuer: when several come from one
+    /// issuer, the first is used (`sslcrl`'s, then the directory's in file name
+    /// order), as with OpenSSL, which also keeps one list per issuer. Unlike libpq, a
+    /// file that is missing or unreadable is an error rather than silently no check;
+    /// and lists also apply with `sslrootcert=system`. Without `sslcrl` and
+    /// `sslcrldir`, `~/.postgresql/root.crl` is used if it exists.
     #[must_use]
     pub fn ssl_crl(mut self, path: impl Into<PathBuf>) -> Self {
         self.ssl_crl = Some(path.into());
