@@ -38,6 +38,8 @@ pub(crate) struct TlsSettings {
     verify_name: bool,
     /// Start TLS at once (PostgreSQL 17+) rather than after SSLRequest.
     direct: bool,
+    /// The versions offered, for messages (`None`: a configuration of the user's).
+    versions: Option<(SslProtocolVersion, SslProtocolVersion)>,
     config: Arc<ClientConfig>,
 }
 
@@ -128,10 +130,21 @@ impl TlsSettings {
             copy.enable_sni &= config.ssl_sni;
             client_config = Arc::new(copy);
         }
+        let versions = config.tls_client_config.is_none().then(|| {
+            (
+                config
+                    .ssl_min_protocol_version
+                    .max(SslProtocolVersion::Tls1_2),
+                config
+                    .ssl_max_protocol_version
+                    .unwrap_or(SslProtocolVersion::Tls1_3),
+            )
+        });
         Ok(Some(Self {
             required: mode != SslMode::Prefer,
             verify_name,
             direct,
+            versions,
             config: client_config,
         }))
     }
@@ -170,7 +183,18 @@ impl TlsSettings {
         poll_fn(|cx| tls.poll_handshake(cx))
             .await
             .map_err(|e| match tls_error(&e) {
-                Some(cause) => Error::tls_caused(describe(cause), cause.clone()),
+                Some(cause) => match self.versions {
+                    // libpq's hint for disjoint version ranges.
+                    Some((min, max)) if is_version_mismatch(cause) => Error::tls_caused(
+                        format!(
+                            "TLS handshake failed: the server may not support any TLS \
+                             protocol version between {min} and {max} \
+                             (ssl_min_protocol_version, ssl_max_protocol_version)"
+                        ),
+                        cause.clone(),
+                    ),
+                    _ => Error::tls_caused(describe(cause), cause.clone()),
+                },
                 None => Error::io("TLS handshake failed", e),
             })?;
         // libpq: ALPN is mandatory with direct TLS; a server that did not select
@@ -227,6 +251,22 @@ fn describe(error: &rustls::Error) -> String {
         // The cause itself follows (the error's source, shown by its Display).
         _ => "TLS handshake failed".to_owned(),
     }
+}
+
+/// Whether the handshake failed because the two sides share no TLS version.
+fn is_version_mismatch(error: &rustls::Error) -> bool {
+    use rustls::PeerIncompatible as P;
+    matches!(
+        error,
+        rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+            | rustls::Error::PeerIncompatible(
+                P::ServerDoesNotSupportTls12Or13
+                    | P::ServerTlsVersionIsDisabledByOurConfig
+                    | P::SupportedVersionsExtensionRequired
+                    | P::Tls12NotOffered
+                    | P::Tls12NotOfferedOrEnabled
+            )
+    )
 }
 
 /// The rustls error inside an I/O error made by [`TlsStream`], if that is what it is.
