@@ -39,7 +39,7 @@
 //! | `sslrootcert` (`PGSSLROOTCERT`) | PEM file of trusted certificate authorities, or `system` for the platform's store; default `~/.postgresql/root.crt` if it exists |
 //! | `sslcert`, `sslkey` (`PGSSLCERT`, `PGSSLKEY`) | client certificate chain and its private key (PEM; PKCS#8, PKCS#1 or SEC1; unencrypted, not readable by group or others); default `~/.postgresql/postgresql.crt` and `.key` if the certificate exists |
 //! | `sslnegotiation` (`PGSSLNEGOTIATION`) | `postgres` (SSLRequest first) or `direct` (TLS at once, PostgreSQL 17+; needs `sslmode` `require` or stronger) |
-//! | `sslcrl` (`PGSSLCRL`) | file of certificate revocation lists (PEM or DER) checked whenever the server certificate is verified; default `~/.postgresql/root.crl` if it exists and `sslcrldir` is not set |
+//! | `sslcrl` (`PGSSLCRL`) | file of certificate revocation lists (PEM or DER) checked whenever the server certificate is verified; default `~/.postgresql/root.crl` if it exists, `sslcrldir` is not set and `sslrootcert` is not `system` |
 //! | `sslcrldir` (`PGSSLCRLDIR`) | directory whose every file is read as certificate revocation lists (see [`Config::ssl_crl_dir`]) |
 //! | `sslsni` (`PGSSLSNI`) | `1` (default) sends the host name in the TLS handshake (Server Name Indication), `0` does not |
 //! | `ssl_min_protocol_version`, `ssl_max_protocol_version` (`PGSSLMINPROTOCOLVERSION`, `PGSSLMAXPROTOCOLVERSION`) | `TLSv1`, `TLSv1.1`, `TLSv1.2`, `TLSv1.3` (see [`SslProtocolVersion`]); minimum `TLSv1.2` by default, no maximum |
@@ -789,7 +789,8 @@ impl Config {
     /// order), as with OpenSSL, which also keeps one list per issuer. Unlike libpq, a
     /// file that is missing or unreadable is an error rather than silently no check;
     /// and lists also apply with `sslrootcert=system`. Without `sslcrl` and
-    /// `sslcrldir`, `~/.postgresql/root.crl` is used if it exists.
+    /// `sslcrldir`, `~/.postgresql/root.crl` is used if it exists and the trusted
+    /// authorities come from a file (not `system`), as in libpq.
     #[must_use]
     pub fn ssl_crl(mut self, path: impl Into<PathBuf>) -> Self {
         self.ssl_crl = Some(path.into());

@@ -94,8 +94,15 @@ impl TlsSettings {
         let mut client_config = match (&config.tls_client_config, root) {
             (Some(custom), _) => Arc::clone(&custom.0),
             (None, Some(root)) if verify => {
+                // libpq reads its default list only beside a root certificate file: a
+                // private authority's list would make every public server's status
+                // unknown under `sslrootcert=system`.
+                let default_crl_dir = match root {
+                    Roots::File(_) => defaults_dir.as_deref(),
+                    Roots::System => None,
+                };
                 let roots = Arc::new(root.load()?);
-                let crls = load_crls(config, defaults_dir.as_deref())?;
+                let crls = load_crls(config, default_crl_dir)?;
                 let inner = verifier(&roots, &crls)?;
                 let verifier: Arc<dyn ServerCertVerifier> = if verify_name {
                     inner
@@ -336,7 +343,7 @@ impl Roots {
 }
 
 /// The certificate revocation lists of `sslcrl` and `sslcrldir`, or, when neither
-/// is set, of `~/.postgresql/root.crl` if it exists (libpq's default). Each with the
+/// is set, of `root.crl` in `pg_dir` if it exists (libpq's default). Each with the
 /// file it came from, to name it when a list turns out unusable.
 fn load_crls(
     config: &Config,
@@ -1099,6 +1106,23 @@ mod tests {
         std::fs::write(&truncated, "-----BEGIN X509 CRL-----\nMIIB\n").unwrap();
         let e = verify(Config::new().ssl_crl(&truncated)).unwrap_err();
         assert!(e.to_string().contains("truncated.crl"), "{e}");
+        // libpq's default list, beside the default root certificate, unless a list
+        // is configured.
+        let home = dir.0.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let paths = |config: &Config| -> Vec<PathBuf> {
+            load_crls(config, Some(&home))
+                .unwrap()
+                .into_iter()
+                .map(|(path, _)| path)
+                .collect()
+        };
+        assert!(paths(&Config::new()).is_empty());
+        std::fs::write(home.join("root.crl"), [0x30, 0x00]).unwrap();
+        assert_eq!(paths(&Config::new()), [home.join("root.crl")]);
+        assert_eq!(paths(&Config::new().ssl_crl(&junk)), [junk.as_path()]);
+        let in_dir = paths(&Config::new().ssl_crl_dir(&crls));
+        assert_eq!(in_dir, [junk.as_path()]);
         // Without verification the lists are not read at all, as in libpq.
         let unverified = Config::new().ssl_mode(SslMode::Require).ssl_crl(&missing);
         assert!(TlsSettings::from_config(&unverified).unwrap().is_some());
