@@ -1003,6 +1003,22 @@ mod tests {
     }
 
     #[test]
+    fn revocation_failures_are_explained() {
+        let cert = |e| describe(&rustls::Error::InvalidCertificate(e));
+        assert!(cert(CertificateError::Revoked).contains("revoked"));
+        let unknown = cert(CertificateError::UnknownRevocationStatus);
+        assert!(unknown.contains("unknown"), "{unknown}");
+        assert!(unknown.contains("sslcrl"), "{unknown}");
+        assert!(cert(CertificateError::ExpiredRevocationList).contains("expired"));
+        assert!(is_version_mismatch(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::ProtocolVersion
+        )));
+        assert!(!is_version_mismatch(&rustls::Error::InvalidCertificate(
+            CertificateError::Revoked
+        )));
+    }
+
+    #[test]
     fn sni_follows_sslsni() {
         let settings = |config: Config| TlsSettings::from_config(&config).unwrap().unwrap();
         let require = Config::new().ssl_mode(SslMode::Require);
