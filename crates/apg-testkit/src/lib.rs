@@ -84,7 +84,10 @@ pub use bouncer::{PgBouncer, PgBouncerBuilder, PoolMode, DEFAULT_POOL_SIZE, PGBO
 pub use cluster::{Cluster, ClusterBuilder, StopMode, DEFAULT_START_TIMEOUT};
 pub use error::{DbError, Error};
 pub use server::{external_url, server, Server, URL_ENV};
-pub use tls::{TlsSignature, CERT_USER, TLS_PASSWORD, TLS_USER};
+pub use tls::{
+    revocation_list, RevocationList, TlsSignature, CERT_USER, SERVER_CERT_SERIAL, TLS_PASSWORD,
+    TLS_USER,
+};
 pub use users::{AuthMethod, User, CLEARTEXT_PASSWORD, MD5_PASSWORD, SCRAM_PASSWORD, SUPERUSER};
 
 /// One result row: each column as text, `None` for SQL NULL.

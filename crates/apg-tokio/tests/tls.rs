@@ -548,3 +548,74 @@ fn cancel_is_not_downgraded_when_the_session_used_tls() {
     });
     assert!(!plain_cancel.load(std::sync::atomic::Ordering::SeqCst));
 }
+
+/// The ClientHello the client sends for `config` to a peer that accepts SSLRequest.
+fn client_hello(mut config: Config) -> Vec<u8> {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut request = [0u8; 8];
+        socket.read_exact(&mut request).unwrap();
+        assert_eq!(request, SSL_REQUEST);
+        socket.write_all(b"S").unwrap();
+        // One TLS record: a 5-byte header with the length last.
+        let mut header = [0u8; 5];
+        socket.read_exact(&mut header).unwrap();
+        let mut hello = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
+        socket.read_exact(&mut hello).unwrap();
+        hello
+    });
+    config.hosts = vec![Host::Tcp("localhost".into())];
+    config.hostaddrs = vec!["127.0.0.1".parse().unwrap()];
+    config.ports = vec![port];
+    let (rt, runtime) = support::runtime();
+    // The peer closes after the hello: the handshake fails.
+    assert!(rt.block_on(Client::connect(&config, runtime)).is_err());
+    peer.join().unwrap()
+}
+
+#[test]
+fn sslsni_decides_whether_the_host_name_is_sent() {
+    let sent = |hello: &[u8]| hello.windows(9).any(|w| w == b"localhost");
+    let config = config_for(0, SslMode::Require);
+    assert!(sent(&client_hello(config.clone())));
+    assert!(!sent(&client_hello(config.ssl_sni(false))));
+}
+
+#[test]
+fn a_minimum_the_server_does_not_reach_fails() {
+    if apg_testkit::external_url().is_some() {
+        return;
+    }
+    let cluster = Cluster::builder()
+        .setting("ssl_max_protocol_version", "TLSv1.2")
+        .start()
+        .unwrap();
+    let (rt, runtime) = support::runtime();
+    let config = verified(&cluster, SslMode::VerifyFull);
+    rt.block_on(async {
+        let client = Client::connect(&config, Arc::clone(&runtime))
+            .await
+            .unwrap();
+        let version: String = client
+            .query_scalar(
+                "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(version, "TLSv1.2");
+        let e = Client::connect(
+            &config.ssl_min_protocol_version(apg::config::SslProtocolVersion::Tls1_3),
+            runtime,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+        assert!(
+            e.to_string().contains("between TLSv1.3 and TLSv1.3"),
+            "{e:?}"
+        );
+    });
+}

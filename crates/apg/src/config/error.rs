@@ -110,6 +110,21 @@ pub enum ConfigError {
     },
     /// No user name was configured and none could be found in the environment.
     NoUser,
+    /// A TLS version apg cannot speak as `ssl_max_protocol_version` (below TLS 1.2:
+    /// rustls has nothing older, so no connection could be made).
+    TlsVersionUnsupported {
+        /// The parameter's canonical name.
+        parameter: &'static str,
+        /// The version asked for.
+        version: super::SslProtocolVersion,
+    },
+    /// `ssl_min_protocol_version` above `ssl_max_protocol_version`.
+    TlsVersionRange {
+        /// The minimum.
+        min: super::SslProtocolVersion,
+        /// The maximum.
+        max: super::SslProtocolVersion,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -167,6 +182,15 @@ impl fmt::Display for ConfigError {
             ),
             Self::NoUser => f.write_str(
                 "no user name configured and none found in the environment (USER, LOGNAME)",
+            ),
+            Self::TlsVersionUnsupported { parameter, version } => write!(
+                f,
+                "{parameter} {version} is not supported: apg speaks TLSv1.2 and TLSv1.3 only"
+            ),
+            Self::TlsVersionRange { min, max } => write!(
+                f,
+                "invalid SSL protocol version range: ssl_min_protocol_version {min} is above \
+                 ssl_max_protocol_version {max}"
             ),
         }
     }

@@ -39,6 +39,10 @@
 //! | `sslrootcert` (`PGSSLROOTCERT`) | PEM file of trusted certificate authorities, or `system` for the platform's store; default `~/.postgresql/root.crt` if it exists |
 //! | `sslcert`, `sslkey` (`PGSSLCERT`, `PGSSLKEY`) | client certificate chain and its private key (PEM; PKCS#8, PKCS#1 or SEC1; unencrypted, not readable by group or others); default `~/.postgresql/postgresql.crt` and `.key` if the certificate exists |
 //! | `sslnegotiation` (`PGSSLNEGOTIATION`) | `postgres` (SSLRequest first) or `direct` (TLS at once, PostgreSQL 17+; needs `sslmode` `require` or stronger) |
+//! | `sslcrl` (`PGSSLCRL`) | file of certificate revocation lists (PEM or DER) checked whenever the server certificate is verified; default `~/.postgresql/root.crl` if it exists, `sslcrldir` is not set and `sslrootcert` is not `system` |
+//! | `sslcrldir` (`PGSSLCRLDIR`) | directory whose every file is read as certificate revocation lists (see [`Config::ssl_crl_dir`]) |
+//! | `sslsni` (`PGSSLSNI`) | `1` (default) sends the host name in the TLS handshake (Server Name Indication), `0` does not |
+//! | `ssl_min_protocol_version`, `ssl_max_protocol_version` (`PGSSLMINPROTOCOLVERSION`, `PGSSLMAXPROTOCOLVERSION`) | `TLSv1`, `TLSv1.1`, `TLSv1.2`, `TLSv1.3` (see [`SslProtocolVersion`]); minimum `TLSv1.2` by default, no maximum |
 //! | `channel_binding` (`PGCHANNELBINDING`) | `disable`, `prefer`, `require` |
 //! | `connect_timeout` (`PGCONNECT_TIMEOUT`) | seconds per host; 0 or negative: none |
 //! | `keepalives` | 0 turns TCP keepalives off |
@@ -53,7 +57,7 @@
 //!
 //! Durations accept decimals (`1.5`), a superset of libpq's whole seconds. A name no
 //! PostgreSQL client knows is an error naming it, as in libpq; libpq parameters apg
-//! does not implement (`service`, `sslcrl`, `gssencmode`, ...) are
+//! does not implement (`service`, `sslpassword`, `gssencmode`, ...) are
 //! errors too, so that no setting is silently ignored.
 
 use std::fmt;
@@ -82,6 +86,8 @@ pub use passfile::{
 };
 pub use resolve::{Resolved, Target};
 
+#[cfg(feature = "tls")]
+pub(crate) use param::validate_tls_versions;
 use param::Key;
 
 /// Where a server listens.
@@ -194,6 +200,70 @@ impl FromStr for SslNegotiation {
                 origin: Origin::ConnString,
             }),
         }
+    }
+}
+
+/// A TLS protocol version, for `ssl_min_protocol_version` and
+/// `ssl_max_protocol_version`, spelled as libpq spells them (`TLSv1.2`; any case).
+///
+/// apg speaks TLS 1.2 and 1.3 only (rustls has nothing older). A minimum of `TLSv1`
+/// or `TLSv1.1` therefore means TLS 1.2, and a maximum below `TLSv1.2` is refused
+/// with [`ConfigError::TlsVersionUnsupported`], since no connection could be made.
+/// A minimum above the maximum is [`ConfigError::TlsVersionRange`].
+///
+/// ```
+/// use apg::config::{Config, SslProtocolVersion};
+///
+/// let config: Config = "host=db ssl_max_protocol_version=TLSv1.2".parse().unwrap();
+/// assert_eq!(config.ssl_max_protocol_version, Some(SslProtocolVersion::Tls1_2));
+/// assert_eq!(config.ssl_min_protocol_version, SslProtocolVersion::Tls1_2);
+/// assert!("host=db ssl_max_protocol_version=TLSv1.1".parse::<Config>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum SslProtocolVersion {
+    /// TLS 1.0 (`TLSv1`): as a minimum, the same as TLS 1.2 here.
+    Tls1,
+    /// TLS 1.1 (`TLSv1.1`): as a minimum, the same as TLS 1.2 here.
+    Tls1_1,
+    /// TLS 1.2 (`TLSv1.2`), libpq's default minimum.
+    Tls1_2,
+    /// TLS 1.3 (`TLSv1.3`).
+    Tls1_3,
+}
+
+impl SslProtocolVersion {
+    /// The libpq spelling (`TLSv1.2`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tls1 => "TLSv1",
+            Self::Tls1_1 => "TLSv1.1",
+            Self::Tls1_2 => "TLSv1.2",
+            Self::Tls1_3 => "TLSv1.3",
+        }
+    }
+}
+
+impl FromStr for SslProtocolVersion {
+    type Err = ConfigError;
+
+    /// Reads the libpq spelling, ignoring case as libpq does; anything else is
+    /// [`ConfigError::InvalidValue`].
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        [Self::Tls1, Self::Tls1_1, Self::Tls1_2, Self::Tls1_3]
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| ConfigError::InvalidValue {
+                parameter: "ssl_min_protocol_version",
+                value: s.into(),
+                origin: Origin::ConnString,
+            })
+    }
+}
+
+impl fmt::Display for SslProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -433,6 +503,18 @@ pub struct Config {
     pub ssl_key: Option<PathBuf>,
     /// How TLS starts (`sslnegotiation`).
     pub ssl_negotiation: SslNegotiation,
+    /// A file of certificate revocation lists (`sslcrl`; see [`Config::ssl_crl`]).
+    pub ssl_crl: Option<PathBuf>,
+    /// A directory of certificate revocation lists (`sslcrldir`; see
+    /// [`Config::ssl_crl_dir`]).
+    pub ssl_crl_dir: Option<PathBuf>,
+    /// Whether the host name is sent in the handshake (`sslsni`, default on).
+    pub ssl_sni: bool,
+    /// The oldest TLS version accepted (`ssl_min_protocol_version`, default TLS 1.2).
+    pub ssl_min_protocol_version: SslProtocolVersion,
+    /// The newest TLS version offered (`ssl_max_protocol_version`; `None`: the newest
+    /// apg knows, TLS 1.3).
+    pub ssl_max_protocol_version: Option<SslProtocolVersion>,
     /// A rustls configuration to use instead of the one built from the `ssl*`
     /// settings ([`Config::tls_client_config`]).
     #[cfg(feature = "tls")]
@@ -486,6 +568,11 @@ impl Default for Config {
             ssl_cert: None,
             ssl_key: None,
             ssl_negotiation: SslNegotiation::Postgres,
+            ssl_crl: None,
+            ssl_crl_dir: None,
+            ssl_sni: true,
+            ssl_min_protocol_version: SslProtocolVersion::Tls1_2,
+            ssl_max_protocol_version: None,
             #[cfg(feature = "tls")]
             tls_client_config: None,
             channel_binding: ChannelBindingPolicy::Prefer,
@@ -522,6 +609,11 @@ impl fmt::Debug for Config {
             .field("ssl_cert", &self.ssl_cert)
             .field("ssl_key", &self.ssl_key)
             .field("ssl_negotiation", &self.ssl_negotiation)
+            .field("ssl_crl", &self.ssl_crl)
+            .field("ssl_crl_dir", &self.ssl_crl_dir)
+            .field("ssl_sni", &self.ssl_sni)
+            .field("ssl_min_protocol_version", &self.ssl_min_protocol_version)
+            .field("ssl_max_protocol_version", &self.ssl_max_protocol_version)
             .field("channel_binding", &self.channel_binding)
             .field("connect_timeout", &self.connect_timeout)
             .field("keepalives", &self.keepalives)
@@ -569,9 +661,10 @@ impl Config {
     /// A configuration from the libpq `PG*` environment variables alone (`PGHOST`,
     /// `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`, `PGAPPNAME`,
     /// `PGOPTIONS`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`,
-    /// `PGSSLKEY`, `PGSSLNEGOTIATION`, `PGCHANNELBINDING`,
-    /// `PGTARGETSESSIONATTRS`, `PGPASSFILE`, `PGREQUIREAUTH`, `PGLOADBALANCEHOSTS`). Unset, empty and non-UTF-8 variables
-    /// are ignored.
+    /// `PGSSLKEY`, `PGSSLNEGOTIATION`, `PGSSLCRL`, `PGSSLCRLDIR`, `PGSSLSNI`,
+    /// `PGSSLMINPROTOCOLVERSION`, `PGSSLMAXPROTOCOLVERSION`, `PGCHANNELBINDING`,
+    /// `PGTARGETSESSIONATTRS`, `PGPASSFILE`, `PGREQUIREAUTH`, `PGLOADBALANCEHOSTS`).
+    /// Unset, empty and non-UTF-8 variables are ignored.
     ///
     /// # Errors
     ///
@@ -753,10 +846,69 @@ impl Config {
         self
     }
 
+    /// Sets the file of certificate revocation lists (`sslcrl`): PEM (every
+    /// `X509 CRL` block in it) or a single DER list.
+    ///
+    /// The lists are checked whenever the server certificate is verified (`sslmode`
+    /// `verify-ca` or `verify-full`, or `require` with a root certificate), for every
+    /// certificate of the chain below the trusted root, as libpq does (OpenSSL's
+    /// `X509_V_FLAG_CRL_CHECK_ALL`): a revoked certificate fails the handshake, and so
+    /// does a certificate whose issuer has no list here (its status is unknown) or an
+    /// expired list. A list is complete for its issuer: when several come from one
+    /// issuer, the first is used (`sslcrl`'s, then the directory's in file name
+    /// order), as with OpenSSL, which also keeps one list per issuer. Unlike libpq, a
+    /// file that is missing or unreadable is an error rather than silently no check;
+    /// and lists also apply with `sslrootcert=system`. Without `sslcrl` and
+    /// `sslcrldir`, `~/.postgresql/root.crl` is used if it exists and the trusted
+    /// authorities come from a file (not `system`), as in libpq.
+    #[must_use]
+    pub fn ssl_crl(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_crl = Some(path.into());
+        self
+    }
+
+    /// Sets a directory of certificate revocation lists (`sslcrldir`), used as
+    /// [`Config::ssl_crl`] is (both may be set). libpq looks lists up in an OpenSSL
+    /// hashed directory (`openssl rehash`); apg reads every regular file in the
+    /// directory instead (not its subdirectories), so such a directory works as it
+    /// is: PEM files contribute their `X509 CRL` blocks (files with none, such as
+    /// certificates, are skipped), other files are read as one DER list each.
+    #[must_use]
+    pub fn ssl_crl_dir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ssl_crl_dir = Some(path.into());
+        self
+    }
+
+    /// Turns Server Name Indication on (the default) or off (`sslsni`). When on, the
+    /// host name (never an address) is sent in clear in the handshake, which lets
+    /// TLS-aware proxies route the connection.
+    #[must_use]
+    pub fn ssl_sni(mut self, on: bool) -> Self {
+        self.ssl_sni = on;
+        self
+    }
+
+    /// Sets the oldest TLS version accepted (`ssl_min_protocol_version`).
+    #[must_use]
+    pub fn ssl_min_protocol_version(mut self, version: SslProtocolVersion) -> Self {
+        self.ssl_min_protocol_version = version;
+        self
+    }
+
+    /// Sets the newest TLS version offered (`ssl_max_protocol_version`).
+    #[must_use]
+    pub fn ssl_max_protocol_version(mut self, version: SslProtocolVersion) -> Self {
+        self.ssl_max_protocol_version = Some(version);
+        self
+    }
+
     /// Uses `tls` for the TLS handshake instead of a configuration built from
-    /// `sslrootcert`, `sslcert` and `sslkey`: its certificate verifier, roots, client
-    /// certificate and ALPN apply as they are (ALPN `postgresql` is added for
-    /// `sslnegotiation=direct`). `ssl_mode` still decides whether TLS is tried or
+    /// `sslrootcert`, `sslcert`, `sslkey`, `sslcrl`, `sslcrldir` and the
+    /// `ssl_*_protocol_version` settings, which are then ignored: its certificate
+    /// verifier (with its revocation lists), roots, client certificate, protocol
+    /// versions and ALPN apply as they are. Two settings still act on a copy of it:
+    /// ALPN `postgresql` is added for `sslnegotiation=direct`, and `sslsni=0` turns
+    /// Server Name Indication off. `ssl_mode` still decides whether TLS is tried or
     /// required, but no longer how the certificate is checked. Build it with the
     /// `rustls` that apg re-exports (`apg::rustls`).
     ///
@@ -953,6 +1105,31 @@ impl Config {
     /// How TLS starts.
     pub fn get_ssl_negotiation(&self) -> SslNegotiation {
         self.ssl_negotiation
+    }
+
+    /// The certificate revocation list file, if set.
+    pub fn get_ssl_crl(&self) -> Option<&std::path::Path> {
+        self.ssl_crl.as_deref()
+    }
+
+    /// The certificate revocation list directory, if set.
+    pub fn get_ssl_crl_dir(&self) -> Option<&std::path::Path> {
+        self.ssl_crl_dir.as_deref()
+    }
+
+    /// Whether Server Name Indication is on.
+    pub fn get_ssl_sni(&self) -> bool {
+        self.ssl_sni
+    }
+
+    /// The oldest TLS version accepted.
+    pub fn get_ssl_min_protocol_version(&self) -> SslProtocolVersion {
+        self.ssl_min_protocol_version
+    }
+
+    /// The newest TLS version offered, if limited.
+    pub fn get_ssl_max_protocol_version(&self) -> Option<SslProtocolVersion> {
+        self.ssl_max_protocol_version
     }
 
     /// The SCRAM channel binding policy.

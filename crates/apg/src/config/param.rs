@@ -8,7 +8,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ChannelBindingPolicy, Config, ConfigError, Host, Origin, RequireAuth, SslRootCert};
+use super::{
+    ChannelBindingPolicy, Config, ConfigError, Host, Origin, RequireAuth, SslProtocolVersion,
+    SslRootCert,
+};
 
 /// The port used when none is given, for every host.
 pub(crate) const DEFAULT_PORT: u16 = 5432;
@@ -29,6 +32,11 @@ pub(crate) enum Key {
     SslCert,
     SslKeyFile,
     SslNegotiation,
+    SslCrl,
+    SslCrlDir,
+    SslSni,
+    SslMinProtocolVersion,
+    SslMaxProtocolVersion,
     ChannelBinding,
     ConnectTimeout,
     Keepalives,
@@ -45,7 +53,7 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    pub(crate) const ALL: [Self; 26] = [
+    pub(crate) const ALL: [Self; 31] = [
         Self::Host,
         Self::Hostaddr,
         Self::Port,
@@ -59,6 +67,11 @@ impl Key {
         Self::SslCert,
         Self::SslKeyFile,
         Self::SslNegotiation,
+        Self::SslCrl,
+        Self::SslCrlDir,
+        Self::SslSni,
+        Self::SslMinProtocolVersion,
+        Self::SslMaxProtocolVersion,
         Self::ChannelBinding,
         Self::ConnectTimeout,
         Self::Keepalives,
@@ -90,6 +103,11 @@ impl Key {
             Self::SslCert => "sslcert",
             Self::SslKeyFile => "sslkey",
             Self::SslNegotiation => "sslnegotiation",
+            Self::SslCrl => "sslcrl",
+            Self::SslCrlDir => "sslcrldir",
+            Self::SslSni => "sslsni",
+            Self::SslMinProtocolVersion => "ssl_min_protocol_version",
+            Self::SslMaxProtocolVersion => "ssl_max_protocol_version",
             Self::ChannelBinding => "channel_binding",
             Self::ConnectTimeout => "connect_timeout",
             Self::Keepalives => "keepalives",
@@ -122,6 +140,11 @@ impl Key {
             Self::SslCert => Some("PGSSLCERT"),
             Self::SslKeyFile => Some("PGSSLKEY"),
             Self::SslNegotiation => Some("PGSSLNEGOTIATION"),
+            Self::SslCrl => Some("PGSSLCRL"),
+            Self::SslCrlDir => Some("PGSSLCRLDIR"),
+            Self::SslSni => Some("PGSSLSNI"),
+            Self::SslMinProtocolVersion => Some("PGSSLMINPROTOCOLVERSION"),
+            Self::SslMaxProtocolVersion => Some("PGSSLMAXPROTOCOLVERSION"),
             Self::ChannelBinding => Some("PGCHANNELBINDING"),
             Self::ConnectTimeout => Some("PGCONNECT_TIMEOUT"),
             Self::TargetSessionAttrs => Some("PGTARGETSESSIONATTRS"),
@@ -173,15 +196,10 @@ const UNSUPPORTED: &[&str] = &[
     "scram_client_key",
     "scram_server_key",
     "service",
-    "ssl_max_protocol_version",
-    "ssl_min_protocol_version",
     "sslcertmode",
     "sslcompression",
-    "sslcrl",
-    "sslcrldir",
     "sslkeylogfile",
     "sslpassword",
-    "sslsni",
 ];
 
 /// Stores one parameter's value in `config`, replacing any earlier value (lists such
@@ -234,6 +252,28 @@ pub(crate) fn apply(
         Key::SslKeyFile => config.ssl_key = non_empty(text).map(PathBuf::from),
         Key::SslNegotiation => {
             config.ssl_negotiation = text.parse().map_err(|_| invalid())?;
+        }
+        Key::SslCrl => config.ssl_crl = non_empty(text).map(PathBuf::from),
+        Key::SslCrlDir => config.ssl_crl_dir = non_empty(text).map(PathBuf::from),
+        Key::SslSni => {
+            config.ssl_sni = match text.trim() {
+                "1" => true,
+                "0" => false,
+                _ => return Err(invalid()),
+            };
+        }
+        // Empty means "not set", as in libpq: the default minimum, no maximum.
+        Key::SslMinProtocolVersion => {
+            config.ssl_min_protocol_version = match text {
+                "" => SslProtocolVersion::Tls1_2,
+                _ => text.parse().map_err(|_| invalid())?,
+            };
+        }
+        Key::SslMaxProtocolVersion => {
+            config.ssl_max_protocol_version = match text {
+                "" => None,
+                _ => Some(text.parse().map_err(|_| invalid())?),
+            };
         }
         Key::ChannelBinding => {
             config.channel_binding = parse_channel_binding(text).ok_or_else(invalid)?;
@@ -450,6 +490,25 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
             hosts,
         });
     }
+    validate_tls_versions(config)
+}
+
+/// The TLS version range is one apg can use: a maximum of TLS 1.2 or newer, not
+/// below the minimum (checked as written, as libpq does).
+pub(crate) fn validate_tls_versions(config: &Config) -> Result<(), ConfigError> {
+    let Some(max) = config.ssl_max_protocol_version else {
+        return Ok(());
+    };
+    if max < SslProtocolVersion::Tls1_2 {
+        return Err(ConfigError::TlsVersionUnsupported {
+            parameter: Key::SslMaxProtocolVersion.name(),
+            version: max,
+        });
+    }
+    let min = config.ssl_min_protocol_version;
+    if min > max {
+        return Err(ConfigError::TlsVersionRange { min, max });
+    }
     Ok(())
 }
 
@@ -514,7 +573,7 @@ mod tests {
             assert_eq!(Key::lookup(key.name(), Origin::Url), Ok(key));
         }
         assert!(matches!(
-            Key::lookup("sslcrl", Origin::Url),
+            Key::lookup("sslpassword", Origin::Url),
             Err(ConfigError::UnsupportedParameter { .. })
         ));
         assert!(matches!(

@@ -255,8 +255,8 @@ fn url_structure_errors() {
         "invalid sslmode \"maybe\" in URL"
     );
     assert_eq!(
-        parse_err("postgresql://host?sslcrl=/x"),
-        "parameter \"sslcrl\" in URL is not supported by apg"
+        parse_err("postgresql://host?sslpassword=x"),
+        "parameter \"sslpassword\" in URL is not supported by apg"
     );
     // Empty query segments are tolerated.
     assert_eq!(
@@ -1322,4 +1322,175 @@ fn tls_client_config_is_compared_by_identity() {
     assert_eq!(a, Config::new().tls_client_config(tls));
     assert_ne!(a, Config::new());
     assert!(format!("{a:?}").contains("TlsClientConfig"));
+}
+
+#[test]
+fn revocation_sni_and_version_parameters() {
+    let c = parse(
+        "postgresql://h/db?sslcrl=/c/root.crl&sslcrldir=/c/crls&sslsni=0\
+         &ssl_min_protocol_version=tlsv1.3&ssl_max_protocol_version=TLSv1.3",
+    );
+    assert_eq!(c.ssl_crl.as_deref(), Some(Path::new("/c/root.crl")));
+    assert_eq!(c.ssl_crl_dir.as_deref(), Some(Path::new("/c/crls")));
+    assert!(!c.ssl_sni);
+    assert_eq!(c.ssl_min_protocol_version, SslProtocolVersion::Tls1_3);
+    assert_eq!(c.ssl_max_protocol_version, Some(SslProtocolVersion::Tls1_3));
+    // Rendered in libpq's spelling and parsed back unchanged.
+    let shown = url::render(&c, Password::Clear);
+    assert!(
+        shown.contains("ssl_min_protocol_version=TLSv1.3"),
+        "{shown}"
+    );
+    assert_eq!(shown.parse::<Config>(), Ok(c));
+
+    // Defaults: SNI on, minimum TLS 1.2, no maximum, no lists; none rendered.
+    let c = parse("host=h");
+    assert!(c.ssl_sni);
+    assert_eq!(c.ssl_min_protocol_version, SslProtocolVersion::Tls1_2);
+    assert_eq!(c.ssl_max_protocol_version, None);
+    assert_eq!((c.ssl_crl, c.ssl_crl_dir), (None, None));
+    assert_eq!(
+        url::render(&parse("host=h"), Password::Clear),
+        "postgresql://h"
+    );
+    // Empty values mean "not set".
+    let c = parse(
+        "host=h sslcrl='' sslcrldir='' ssl_min_protocol_version='' ssl_max_protocol_version=''",
+    );
+    assert_eq!(c, parse("host=h"));
+    // Older minimums are accepted (they mean TLS 1.2 when connecting).
+    for (text, version) in [
+        ("TLSv1", SslProtocolVersion::Tls1),
+        ("TLSv1.1", SslProtocolVersion::Tls1_1),
+        ("TLSv1.2", SslProtocolVersion::Tls1_2),
+    ] {
+        assert_eq!(
+            both("ssl_min_protocol_version", text).ssl_min_protocol_version,
+            version
+        );
+        assert_eq!(text.parse::<SslProtocolVersion>(), Ok(version));
+        assert_eq!(version.to_string(), text);
+    }
+    assert!(both("sslsni", "1").ssl_sni);
+    assert!(!both("sslsni", "0").ssl_sni);
+
+    for (key, value) in [
+        ("sslsni", "yes"),
+        ("sslsni", "2"),
+        ("ssl_min_protocol_version", "TLSv1.4"),
+        ("ssl_max_protocol_version", "SSLv3"),
+        ("ssl_min_protocol_version", "1.2"),
+    ] {
+        let (kv, from_url) = both_err(key, value);
+        assert_eq!(
+            kv,
+            format!("invalid {key} \"{value}\" in connection string")
+        );
+        assert_eq!(from_url, format!("invalid {key} \"{value}\" in URL"));
+    }
+    // A maximum rustls cannot speak, and an empty range, are refused.
+    for old in ["TLSv1", "TLSv1.1"] {
+        let e = format!("host=h ssl_max_protocol_version={old}")
+            .parse::<Config>()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            ConfigError::TlsVersionUnsupported {
+                parameter: "ssl_max_protocol_version",
+                version: old.parse().unwrap(),
+            }
+        );
+        assert!(e.to_string().contains("TLSv1.2 and TLSv1.3 only"), "{e}");
+    }
+    let e = "host=h ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.2"
+        .parse::<Config>()
+        .unwrap_err();
+    assert_eq!(
+        e,
+        ConfigError::TlsVersionRange {
+            min: SslProtocolVersion::Tls1_3,
+            max: SslProtocolVersion::Tls1_2,
+        }
+    );
+    assert!(e.to_string().contains("range"), "{e}");
+    // Checked as written, as libpq does: TLSv1 to TLSv1.2 is a valid range.
+    assert!(
+        "ssl_min_protocol_version=TLSv1 ssl_max_protocol_version=TLSv1.2"
+            .parse::<Config>()
+            .is_ok()
+    );
+
+    let built = Config::new()
+        .host("h")
+        .ssl_crl("/c/root.crl")
+        .ssl_crl_dir("/c/crls")
+        .ssl_sni(false)
+        .ssl_min_protocol_version(SslProtocolVersion::Tls1_3)
+        .ssl_max_protocol_version(SslProtocolVersion::Tls1_3);
+    assert_eq!(built.get_ssl_crl(), Some(Path::new("/c/root.crl")));
+    assert_eq!(built.get_ssl_crl_dir(), Some(Path::new("/c/crls")));
+    assert!(!built.get_ssl_sni());
+    assert_eq!(
+        built.get_ssl_min_protocol_version(),
+        SslProtocolVersion::Tls1_3
+    );
+    assert_eq!(
+        built.get_ssl_max_protocol_version(),
+        Some(SslProtocolVersion::Tls1_3)
+    );
+    assert_eq!(
+        built,
+        parse(
+            "host=h sslcrl=/c/root.crl sslcrldir=/c/crls sslsni=0 \
+             ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.3"
+        )
+    );
+    // A range set with the builder is checked when resolving.
+    let e = Config::new()
+        .host("h")
+        .user("u")
+        .ssl_max_protocol_version(SslProtocolVersion::Tls1_1)
+        .resolve_with(|_| None)
+        .unwrap_err();
+    assert!(
+        matches!(e, ConfigError::TlsVersionUnsupported { .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn revocation_sni_and_version_parameters_from_the_environment() {
+    let env = env_of(&[
+        ("PGSSLCRL", "/env/root.crl"),
+        ("PGSSLCRLDIR", "/env/crls"),
+        ("PGSSLSNI", "0"),
+        ("PGSSLMINPROTOCOLVERSION", "TLSv1.3"),
+        ("PGSSLMAXPROTOCOLVERSION", "TLSv1.3"),
+    ]);
+    let c = Config::from_env_lookup(&env).unwrap();
+    assert_eq!(c.ssl_crl.as_deref(), Some(Path::new("/env/root.crl")));
+    assert_eq!(c.ssl_crl_dir.as_deref(), Some(Path::new("/env/crls")));
+    assert!(!c.ssl_sni);
+    assert_eq!(c.ssl_min_protocol_version, SslProtocolVersion::Tls1_3);
+    assert_eq!(c.ssl_max_protocol_version, Some(SslProtocolVersion::Tls1_3));
+    // Explicit settings win.
+    let c = Config::parse_with_env_lookup(
+        "sslcrl=/x.crl sslsni=1 ssl_min_protocol_version=TLSv1.2",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(c.ssl_crl.as_deref(), Some(Path::new("/x.crl")));
+    assert!(c.ssl_sni);
+    assert_eq!(c.ssl_min_protocol_version, SslProtocolVersion::Tls1_2);
+    // The range is checked once every source is applied.
+    let e = Config::parse_with_env_lookup("ssl_max_protocol_version=TLSv1.2", &env).unwrap_err();
+    assert!(matches!(e, ConfigError::TlsVersionRange { .. }), "{e}");
+    for var in [
+        "PGSSLSNI",
+        "PGSSLMINPROTOCOLVERSION",
+        "PGSSLMAXPROTOCOLVERSION",
+    ] {
+        let e = Config::from_env_lookup(env_of(&[(var, "x")])).unwrap_err();
+        assert!(e.to_string().contains(var), "{e}");
+    }
 }

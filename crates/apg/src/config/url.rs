@@ -330,6 +330,22 @@ pub(crate) fn render(config: &Config, password: Password) -> String {
     if config.ssl_negotiation != defaults.ssl_negotiation {
         query.push(("sslnegotiation", config.ssl_negotiation.as_str().into()));
     }
+    if let Some(path) = &config.ssl_crl {
+        query.push(("sslcrl", path.to_string_lossy().into_owned()));
+    }
+    if let Some(path) = &config.ssl_crl_dir {
+        query.push(("sslcrldir", path.to_string_lossy().into_owned()));
+    }
+    if !config.ssl_sni {
+        query.push(("sslsni", "0".into()));
+    }
+    if config.ssl_min_protocol_version != defaults.ssl_min_protocol_version {
+        let version = config.ssl_min_protocol_version.as_str();
+        query.push(("ssl_min_protocol_version", version.into()));
+    }
+    if let Some(version) = config.ssl_max_protocol_version {
+        query.push(("ssl_max_protocol_version", version.as_str().into()));
+    }
     if config.channel_binding != defaults.channel_binding {
         let name = param::channel_binding_name(config.channel_binding);
         query.push(("channel_binding", name.into()));

@@ -13,14 +13,16 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName, UnixTime,
+};
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
-    SignatureScheme,
+    SignatureScheme, SupportedProtocolVersion,
 };
 
 use super::signature_hash;
-use crate::config::{Config, SslMode, SslNegotiation, SslRootCert};
+use crate::config::{Config, SslMode, SslNegotiation, SslProtocolVersion, SslRootCert};
 use crate::error::Error;
 use crate::runtime::AsyncStream;
 
@@ -36,6 +38,8 @@ pub(crate) struct TlsSettings {
     verify_name: bool,
     /// Start TLS at once (PostgreSQL 17+) rather than after SSLRequest.
     direct: bool,
+    /// The versions offered, for messages (`None`: a configuration of the user's).
+    versions: Option<(SslProtocolVersion, SslProtocolVersion)>,
     config: Arc<ClientConfig>,
 }
 
@@ -68,6 +72,8 @@ impl TlsSettings {
                 "sslnegotiation=direct needs sslmode require, verify-ca or verify-full",
             ));
         }
+        // Also checked when the configuration resolves, which comes later.
+        crate::config::validate_tls_versions(config)?;
         let defaults_dir = pg_dir();
         let root = match &config.ssl_root_cert {
             Some(SslRootCert::File(path)) => Some(Roots::File(path.clone())),
@@ -88,10 +94,16 @@ impl TlsSettings {
         let mut client_config = match (&config.tls_client_config, root) {
             (Some(custom), _) => Arc::clone(&custom.0),
             (None, Some(root)) if verify => {
+                // libpq reads its default list only beside a root certificate file: a
+                // private authority's list would make every public server's status
+                // unknown under `sslrootcert=system`.
+                let default_crl_dir = match root {
+                    Roots::File(_) => defaults_dir.as_deref(),
+                    Roots::System => None,
+                };
                 let roots = Arc::new(root.load()?);
-                let inner = WebPkiServerVerifier::builder_with_provider(roots, provider())
-                    .build()
-                    .map_err(|e| Error::tls_caused("unusable root certificates", e))?;
+                let crls = load_crls(config, default_crl_dir)?;
+                let inner = verifier(&roots, &crls)?;
                 let verifier: Arc<dyn ServerCertVerifier> = if verify_name {
                     inner
                 } else {
@@ -110,20 +122,36 @@ impl TlsSettings {
             }
             (None, _) => build(config, defaults_dir.as_deref(), Arc::new(NoVerification))?,
         };
-        if direct
+        let add_alpn = direct
             && !client_config
                 .alpn_protocols
                 .iter()
-                .any(|p| p == ALPN_POSTGRESQL)
-        {
-            let mut with_alpn = (*client_config).clone();
-            with_alpn.alpn_protocols.push(ALPN_POSTGRESQL.to_vec());
-            client_config = Arc::new(with_alpn);
+                .any(|p| p == ALPN_POSTGRESQL);
+        // Settings applied to a copy, so that a configuration given by the user
+        // (`tls_client_config`) follows them too.
+        if add_alpn || (client_config.enable_sni && !config.ssl_sni) {
+            let mut copy = (*client_config).clone();
+            if add_alpn {
+                copy.alpn_protocols.push(ALPN_POSTGRESQL.to_vec());
+            }
+            copy.enable_sni &= config.ssl_sni;
+            client_config = Arc::new(copy);
         }
+        let versions = config.tls_client_config.is_none().then(|| {
+            (
+                config
+                    .ssl_min_protocol_version
+                    .max(SslProtocolVersion::Tls1_2),
+                config
+                    .ssl_max_protocol_version
+                    .unwrap_or(SslProtocolVersion::Tls1_3),
+            )
+        });
         Ok(Some(Self {
             required: mode != SslMode::Prefer,
             verify_name,
             direct,
+            versions,
             config: client_config,
         }))
     }
@@ -162,7 +190,18 @@ impl TlsSettings {
         poll_fn(|cx| tls.poll_handshake(cx))
             .await
             .map_err(|e| match tls_error(&e) {
-                Some(cause) => Error::tls_caused(describe(cause), cause.clone()),
+                Some(cause) => match self.versions {
+                    // libpq's hint for disjoint version ranges.
+                    Some((min, max)) if is_version_mismatch(cause) => Error::tls_caused(
+                        format!(
+                            "TLS handshake failed: the server may not support any TLS \
+                             protocol version between {min} and {max} \
+                             (ssl_min_protocol_version, ssl_max_protocol_version)"
+                        ),
+                        cause.clone(),
+                    ),
+                    _ => Error::tls_caused(describe(cause), cause.clone()),
+                },
                 None => Error::io("TLS handshake failed", e),
             })?;
         // libpq: ALPN is mandatory with direct TLS; a server that did not select
@@ -199,9 +238,42 @@ fn describe(error: &rustls::Error) -> String {
              cannot be its own root here)"
                 .to_owned()
         }
+        rustls::Error::InvalidCertificate(CertificateError::Revoked) => {
+            "TLS handshake failed: the server certificate (or one of its chain) has been \
+             revoked (sslcrl, sslcrldir)"
+                .to_owned()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::UnknownRevocationStatus) => {
+            "TLS handshake failed: the revocation status of the server certificate (or one \
+             of its chain) is unknown: no certificate revocation list from its issuer in \
+             sslcrl or sslcrldir"
+                .to_owned()
+        }
+        rustls::Error::InvalidCertificate(
+            CertificateError::ExpiredRevocationList
+            | CertificateError::ExpiredRevocationListContext { .. },
+        ) => "TLS handshake failed: a certificate revocation list (sslcrl, sslcrldir) has \
+              expired (its nextUpdate time has passed)"
+            .to_owned(),
         // The cause itself follows (the error's source, shown by its Display).
         _ => "TLS handshake failed".to_owned(),
     }
+}
+
+/// Whether the handshake failed because the two sides share no TLS version.
+fn is_version_mismatch(error: &rustls::Error) -> bool {
+    use rustls::PeerIncompatible as P;
+    matches!(
+        error,
+        rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+            | rustls::Error::PeerIncompatible(
+                P::ServerDoesNotSupportTls12Or13
+                    | P::ServerTlsVersionIsDisabledByOurConfig
+                    | P::SupportedVersionsExtensionRequired
+                    | P::Tls12NotOffered
+                    | P::Tls12NotOfferedOrEnabled
+            )
+    )
 }
 
 /// The rustls error inside an I/O error made by [`TlsStream`], if that is what it is.
@@ -270,19 +342,147 @@ impl Roots {
     }
 }
 
+/// The certificate revocation lists of `sslcrl` and `sslcrldir`, or, when neither
+/// is set, of `root.crl` in `pg_dir` if it exists (libpq's default). Each with the
+/// file it came from, to name it when a list turns out unusable.
+fn load_crls(
+    config: &Config,
+    pg_dir: Option<&Path>,
+) -> Result<Vec<(PathBuf, Vec<CertificateRevocationListDer<'static>>)>, Error> {
+    let mut lists = Vec::new();
+    let default = pg_dir
+        .map(|dir| dir.join("root.crl"))
+        .filter(|p| p.exists());
+    let file = match (&config.ssl_crl, &config.ssl_crl_dir) {
+        (None, None) => default,
+        (file, _) => file.clone(),
+    };
+    if let Some(path) = file {
+        let bytes = read(&path, "certificate revocation list file")?;
+        let crls = parse_crls(&path, &bytes)?;
+        if crls.is_empty() {
+            return Err(Error::tls(format!(
+                "no certificate revocation list in {}",
+                path.display()
+            )));
+        }
+        lists.push((path, crls));
+    }
+    if let Some(dir) = &config.ssl_crl_dir {
+        let what = || {
+            format!(
+                "cannot read certificate revocation list directory {}",
+                dir.display()
+            )
+        };
+        let mut paths = std::fs::read_dir(dir)
+            .and_then(|entries| {
+                entries
+                    .map(|entry| entry.map(|e| e.path()))
+                    .collect::<io::Result<Vec<_>>>()
+            })
+            .map_err(|e| Error::tls_caused(what(), e))?;
+        // Sorted, so that errors and results do not depend on the directory's order.
+        paths.sort();
+        for path in paths {
+            // Subdirectories and other non-files are not lists (symbolic links to
+            // files, as `openssl rehash` makes, are followed).
+            if !path.is_file() {
+                continue;
+            }
+            let bytes = read(&path, "certificate revocation list file")?;
+            let crls = parse_crls(&path, &bytes)?;
+            if !crls.is_empty() {
+                lists.push((path, crls));
+            }
+        }
+    }
+    Ok(lists)
+}
+
+/// The lists in one file: every `X509 CRL` block of a PEM file (none if it holds
+/// only other blocks), or the whole file as one DER list.
+fn parse_crls(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Vec<CertificateRevocationListDer<'static>>, Error> {
+    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Ok(vec![CertificateRevocationListDer::from(bytes.to_vec())]);
+    }
+    CertificateRevocationListDer::pem_slice_iter(bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::tls_caused(format!("cannot read {}", path.display()), e))
+}
+
+/// The chain and name verifier for `roots`, checking revocation against `crls`.
+///
+/// Revocation is checked as libpq has OpenSSL do it (`X509_V_FLAG_CRL_CHECK |
+/// X509_V_FLAG_CRL_CHECK_ALL`): for every certificate of the chain below the trust
+/// anchor, an unknown status (no list from its issuer) is an error, and so is an
+/// expired list (OpenSSL checks nextUpdate). These are rustls's defaults except for
+/// expiry.
+fn verifier(
+    roots: &Arc<RootCertStore>,
+    crls: &[(PathBuf, Vec<CertificateRevocationListDer<'static>>)],
+) -> Result<Arc<WebPkiServerVerifier>, Error> {
+    let build = |crls: Vec<CertificateRevocationListDer<'static>>| {
+        let builder = WebPkiServerVerifier::builder_with_provider(Arc::clone(roots), provider());
+        if crls.is_empty() {
+            builder.build()
+        } else {
+            builder
+                .with_crls(crls)
+                .enforce_revocation_expiration()
+                .build()
+        }
+    };
+    build(crls.iter().flat_map(|(_, l)| l.iter().cloned()).collect()).map_err(|e| {
+        // Name the file whose list is unusable (rustls does not say which).
+        let culprit = crls
+            .iter()
+            .find(|(_, list)| build(list.clone()).is_err())
+            .map(|(path, _)| path);
+        match culprit {
+            Some(path) => Error::tls_caused(
+                format!("unusable certificate revocation list in {}", path.display()),
+                e,
+            ),
+            None => Error::tls_caused("unusable root certificates", e),
+        }
+    })
+}
+
+/// The TLS versions to offer: from the minimum (TLS 1.2 at least, the oldest rustls
+/// has) to the maximum (TLS 1.3 by default). The range was validated before.
+fn versions(config: &Config) -> Vec<&'static SupportedProtocolVersion> {
+    let max = config
+        .ssl_max_protocol_version
+        .unwrap_or(SslProtocolVersion::Tls1_3);
+    let min = config.ssl_min_protocol_version;
+    let mut versions = Vec::new();
+    if min <= SslProtocolVersion::Tls1_3 && max >= SslProtocolVersion::Tls1_3 {
+        versions.push(&rustls::version::TLS13);
+    }
+    if min <= SslProtocolVersion::Tls1_2 && max >= SslProtocolVersion::Tls1_2 {
+        versions.push(&rustls::version::TLS12);
+    }
+    versions
+}
+
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
     std::fs::read(path)
         .map_err(|e| Error::tls_caused(format!("cannot read {what} {}", path.display()), e))
 }
 
-/// A client configuration with `verifier` and the client certificate, if any.
+/// A client configuration with `verifier`, the client certificate if any, the TLS
+/// versions and SNI as configured.
 fn build(
     config: &Config,
     pg_dir: Option<&Path>,
     verifier: Arc<dyn ServerCertVerifier>,
 ) -> Result<Arc<ClientConfig>, Error> {
     let builder = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&versions(config))
         .map_err(|e| Error::tls_caused("no TLS version available", e))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
@@ -293,7 +493,9 @@ fn build(
         None => default("postgresql.crt").filter(|p| p.exists()),
     };
     let Some(cert_path) = cert_path else {
-        return Ok(Arc::new(builder.with_no_client_auth()));
+        let mut client = builder.with_no_client_auth();
+        client.enable_sni = config.ssl_sni;
+        return Ok(Arc::new(client));
     };
     let pem = read(&cert_path, "client certificate file")?;
     let chain = CertificateDer::pem_slice_iter(&pem)
@@ -323,9 +525,10 @@ fn build(
             e,
         )
     })?;
-    let client = builder
+    let mut client = builder
         .with_client_auth_cert(chain, key)
         .map_err(|e| Error::tls_caused("the client certificate and key do not fit", e))?;
+    client.enable_sni = config.ssl_sni;
     Ok(Arc::new(client))
 }
 
@@ -797,5 +1000,147 @@ mod tests {
             .ssl_root_cert(SslRootCert::File(fixture("client-ec-sec1.key")));
         let e = TlsSettings::from_config(&empty).unwrap_err();
         assert!(e.to_string().contains("no certificate"), "{e}");
+    }
+
+    #[test]
+    fn revocation_failures_are_explained() {
+        let cert = |e| describe(&rustls::Error::InvalidCertificate(e));
+        assert!(cert(CertificateError::Revoked).contains("revoked"));
+        let unknown = cert(CertificateError::UnknownRevocationStatus);
+        assert!(unknown.contains("unknown"), "{unknown}");
+        assert!(unknown.contains("sslcrl"), "{unknown}");
+        assert!(cert(CertificateError::ExpiredRevocationList).contains("expired"));
+        assert!(is_version_mismatch(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::ProtocolVersion
+        )));
+        assert!(!is_version_mismatch(&rustls::Error::InvalidCertificate(
+            CertificateError::Revoked
+        )));
+    }
+
+    #[test]
+    fn sni_follows_sslsni() {
+        let settings = |config: Config| TlsSettings::from_config(&config).unwrap().unwrap();
+        let require = Config::new().ssl_mode(SslMode::Require);
+        assert!(settings(require.clone()).config.enable_sni);
+        assert!(!settings(require.clone().ssl_sni(false)).config.enable_sni);
+        let verified = require
+            .clone()
+            .ssl_mode(SslMode::VerifyFull)
+            .ssl_root_cert(SslRootCert::File(fixture("rsa-sha256.pem")))
+            .ssl_sni(false);
+        assert!(!settings(verified).config.enable_sni);
+        // A configuration given by the user is copied with SNI off, not changed.
+        let custom = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(RootCertStore::empty())
+            .with_no_client_auth();
+        let custom = Arc::new(custom);
+        let s = settings(
+            require
+                .clone()
+                .tls_client_config(Arc::clone(&custom))
+                .ssl_sni(false),
+        );
+        assert!(!s.config.enable_sni && custom.enable_sni);
+        let s = settings(require.tls_client_config(Arc::clone(&custom)));
+        assert!(Arc::ptr_eq(&s.config, &custom));
+    }
+
+    #[test]
+    fn versions_follow_the_protocol_version_range() {
+        use rustls::ProtocolVersion::{TLSv1_2, TLSv1_3};
+        use SslProtocolVersion::{Tls1, Tls1_1, Tls1_2, Tls1_3};
+        let offered = |min: SslProtocolVersion, max: Option<SslProtocolVersion>| {
+            let mut config = Config::new().ssl_mode(SslMode::Require);
+            config.ssl_min_protocol_version = min;
+            config.ssl_max_protocol_version = max;
+            assert!(TlsSettings::from_config(&config).unwrap().is_some());
+            let versions: Vec<_> = versions(&config).iter().map(|v| v.version).collect();
+            (versions.contains(&TLSv1_2), versions.contains(&TLSv1_3))
+        };
+        // Older minimums mean TLS 1.2, the oldest rustls has.
+        for min in [Tls1, Tls1_1, Tls1_2] {
+            assert_eq!(offered(min, None), (true, true), "{min}");
+            assert_eq!(offered(min, Some(Tls1_3)), (true, true), "{min}");
+            assert_eq!(offered(min, Some(Tls1_2)), (true, false), "{min}");
+        }
+        assert_eq!(offered(Tls1_3, None), (false, true));
+        assert_eq!(offered(Tls1_3, Some(Tls1_3)), (false, true));
+        // Refused before anything is built, with the configuration error.
+        for (min, max) in [(Tls1_3, Tls1_2), (Tls1, Tls1_1)] {
+            let mut config = Config::new().ssl_mode(SslMode::Require);
+            config.ssl_min_protocol_version = min;
+            config.ssl_max_protocol_version = Some(max);
+            let e = TlsSettings::from_config(&config).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        }
+    }
+
+    #[test]
+    fn revocation_list_files() {
+        let dir = KeyDir::new("crl");
+        let verify = |config: Config| {
+            TlsSettings::from_config(
+                &config
+                    .ssl_mode(SslMode::VerifyFull)
+                    .ssl_root_cert(SslRootCert::File(fixture("rsa-sha256.pem"))),
+            )
+        };
+        // Named files must exist (libpq would silently skip the check).
+        let missing = dir.0.join("missing.crl");
+        let e = verify(Config::new().ssl_crl(&missing)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert!(e.to_string().contains("missing.crl"), "{e}");
+        let e = verify(Config::new().ssl_crl_dir(dir.0.join("nowhere"))).unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
+        // A PEM file without a list is refused as sslcrl, skipped in sslcrldir.
+        let crls = dir.0.join("crls");
+        std::fs::create_dir_all(crls.join("subdirectory")).unwrap();
+        std::fs::copy(fixture("rsa-sha256.pem"), crls.join("a-certificate.pem")).unwrap();
+        let e = verify(Config::new().ssl_crl(crls.join("a-certificate.pem"))).unwrap_err();
+        assert!(
+            e.to_string().contains("no certificate revocation list"),
+            "{e}"
+        );
+        assert!(verify(Config::new().ssl_crl_dir(&crls)).unwrap().is_some());
+        // Not PEM: one DER list, which is not one here; the file is named.
+        let junk = crls.join("junk.r0");
+        std::fs::write(&junk, [0x30, 0x03, 0x02, 0x01, 0x00]).unwrap();
+        for config in [
+            Config::new().ssl_crl(&junk),
+            Config::new().ssl_crl_dir(&crls),
+        ] {
+            let e = verify(config).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Tls);
+            assert!(e.to_string().contains("junk.r0"), "{e}");
+            assert!(e.to_string().contains("revocation list"), "{e}");
+        }
+        // A truncated PEM block is an error naming the file.
+        let truncated = dir.0.join("truncated.crl");
+        std::fs::write(&truncated, "-----BEGIN X509 CRL-----\nMIIB\n").unwrap();
+        let e = verify(Config::new().ssl_crl(&truncated)).unwrap_err();
+        assert!(e.to_string().contains("truncated.crl"), "{e}");
+        // libpq's default list, beside the default root certificate, unless a list
+        // is configured.
+        let home = dir.0.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let paths = |config: &Config| -> Vec<PathBuf> {
+            load_crls(config, Some(&home))
+                .unwrap()
+                .into_iter()
+                .map(|(path, _)| path)
+                .collect()
+        };
+        assert!(paths(&Config::new()).is_empty());
+        std::fs::write(home.join("root.crl"), [0x30, 0x00]).unwrap();
+        assert_eq!(paths(&Config::new()), [home.join("root.crl")]);
+        assert_eq!(paths(&Config::new().ssl_crl(&junk)), [junk.as_path()]);
+        let in_dir = paths(&Config::new().ssl_crl_dir(&crls));
+        assert_eq!(in_dir, [junk.as_path()]);
+        // Without verification the lists are not read at all, as in libpq.
+        let unverified = Config::new().ssl_mode(SslMode::Require).ssl_crl(&missing);
+        assert!(TlsSettings::from_config(&unverified).unwrap().is_some());
     }
 }

@@ -1,11 +1,12 @@
 //! TLS against the test cluster (which accepts TLS with a throwaway authority): every
-//! `sslmode`, certificate checks, channel binding, and a session's traffic over TLS.
+//! `sslmode`, certificate checks, revocation lists, protocol versions, SNI, channel
+//! binding, and a session's traffic over TLS.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apg::config::{ChannelBindingPolicy, Host, SslMode, SslRootCert};
+use apg::config::{ChannelBindingPolicy, Host, SslMode, SslProtocolVersion, SslRootCert};
 use apg::{Client, Config, ErrorKind, Runtime, SqlState};
 
 use super::common::{connect_with, test_config, test_server, unique_name};
@@ -238,4 +239,184 @@ pub async fn tls_pool(rt: Arc<dyn Runtime>) {
             .ok();
     }
     pool.close().await;
+}
+
+/// A directory for one test's revocation lists, removed with it.
+struct CrlDir(PathBuf);
+
+impl CrlDir {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(unique_name(&format!("apg_crl_{test}")));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// Writes a list of `ca` revoking `serials`, as PEM or DER, and returns its path.
+    fn write(&self, name: &str, ca: &std::path::Path, serials: &[u64], der: bool) -> PathBuf {
+        let crl = apg_testkit::revocation_list(ca, serials).unwrap();
+        let path = self.0.join(name);
+        if der {
+            std::fs::write(&path, crl.der).unwrap();
+        } else {
+            std::fs::write(&path, crl.pem).unwrap();
+        }
+        path
+    }
+}
+
+impl Drop for CrlDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub async fn tls_revocation_lists(rt: Arc<dyn Runtime>) {
+    let Some(ca) = ca() else { return };
+    // The authority's key is in this process only when it started the cluster.
+    if apg_testkit::revocation_list(&ca, &[]).is_err() {
+        eprintln!("skipped: the test cluster's authority cannot sign revocation lists");
+        return;
+    }
+    let server = apg_testkit::SERVER_CERT_SERIAL;
+    let dir = CrlDir::new("revocation");
+    let revoked_pem = dir.write("revoked.crl", &ca, &[server, 7], false);
+    let revoked_der = dir.write("revoked.der", &ca, &[server], true);
+    let other_pem = dir.write("other.crl", &ca, &[7], false);
+    let other_der = dir.write("other.der", &ca, &[server + 1], true);
+
+    let revoked = |mode: SslMode, e: apg::Error| {
+        assert_eq!(e.kind(), ErrorKind::Tls, "{mode}: {e}");
+        assert!(e.to_string().contains("revoked"), "{mode}: {e}");
+    };
+    // Every mode that verifies the chain checks the lists: require does with a
+    // root certificate.
+    for mode in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
+        for file in [&revoked_pem, &revoked_der] {
+            let config = verified(ca.clone(), mode).ssl_crl(file);
+            let e = Client::connect(&config, Arc::clone(&rt)).await.unwrap_err();
+            revoked(mode, e);
+        }
+    }
+    // Lists that revoke other certificates let the connection through.
+    for file in [&other_pem, &other_der] {
+        let config = verified(ca.clone(), SslMode::VerifyFull).ssl_crl(file);
+        let client = connect_with(&rt, config).await;
+        assert!(uses_tls(&client).await);
+    }
+    // Without verification the lists are not consulted, as in libpq.
+    let mut unverified = test_config().ssl_crl(&revoked_pem);
+    unverified.ssl_mode = SslMode::Require;
+    let client = connect_with(&rt, unverified).await;
+    assert!(uses_tls(&client).await);
+
+    // A directory: every file is read (a certificate in it is skipped).
+    let other_dir = CrlDir::new("revocation_dir_other");
+    std::fs::copy(&ca, other_dir.0.join("ca.pem")).unwrap();
+    std::fs::copy(&other_pem, other_dir.0.join("1a2b3c4d.r0")).unwrap();
+    let config = verified(ca.clone(), SslMode::VerifyFull).ssl_crl_dir(&other_dir.0);
+    let client = connect_with(&rt, config).await;
+    assert!(uses_tls(&client).await);
+    let revoked_dir = CrlDir::new("revocation_dir_revoked");
+    std::fs::copy(&ca, revoked_dir.0.join("ca.pem")).unwrap();
+    std::fs::copy(&revoked_der, revoked_dir.0.join("5e6f7a8b.r0")).unwrap();
+    let config = verified(ca.clone(), SslMode::VerifyFull).ssl_crl_dir(&revoked_dir.0);
+    let e = Client::connect(&config, Arc::clone(&rt)).await.unwrap_err();
+    revoked(SslMode::VerifyFull, e);
+    // Both settings together are both read.
+    let both = verified(ca.clone(), SslMode::VerifyFull)
+        .ssl_crl(&revoked_pem)
+        .ssl_crl_dir(&other_dir.0);
+    let e = Client::connect(&both, Arc::clone(&rt)).await.unwrap_err();
+    revoked(SslMode::VerifyFull, e);
+
+    // From a URL, with the cancel request using the same checked settings.
+    let url = format!(
+        "postgresql://localhost:{}/?sslmode=verify-full&sslrootcert={}&sslcrl={}",
+        test_server().port(),
+        ca.display(),
+        other_pem.display()
+    );
+    let mut config: Config = url.parse().unwrap();
+    let base = test_config();
+    config.user = base.user.clone();
+    config.password = base.password.clone();
+    config.dbname = base.dbname.clone();
+    let client = connect_with(&rt, config).await;
+    let token = client.cancel_token().unwrap();
+    let slow = client.query("SELECT pg_sleep(30)", &[]);
+    let cancel = async {
+        rt.sleep(Duration::from_millis(300)).await;
+        token.cancel().await
+    };
+    let (slow, cancelled) = futures_util::future::join(slow, cancel).await;
+    cancelled.unwrap();
+    assert_eq!(slow.unwrap_err().code(), Some(SqlState::QueryCanceled));
+}
+
+/// The TLS version of the session, as the server reports it.
+async fn tls_version(client: &Client) -> String {
+    client
+        .query_scalar(
+            "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+}
+
+pub async fn tls_protocol_versions(rt: Arc<dyn Runtime>) {
+    let Some(ca) = ca() else { return };
+    let config = verified(ca, SslMode::VerifyFull);
+    let client = connect_with(&rt, config.clone()).await;
+    assert_eq!(tls_version(&client).await, "TLSv1.3");
+    let client = connect_with(
+        &rt,
+        config
+            .clone()
+            .ssl_max_protocol_version(SslProtocolVersion::Tls1_2),
+    )
+    .await;
+    assert_eq!(tls_version(&client).await, "TLSv1.2");
+    // A minimum older than TLS 1.2 means TLS 1.2; the newest is still preferred.
+    let client = connect_with(
+        &rt,
+        config
+            .clone()
+            .ssl_min_protocol_version(SslProtocolVersion::Tls1),
+    )
+    .await;
+    assert_eq!(tls_version(&client).await, "TLSv1.3");
+    let client = connect_with(
+        &rt,
+        config
+            .clone()
+            .ssl_min_protocol_version(SslProtocolVersion::Tls1_3),
+    )
+    .await;
+    assert_eq!(tls_version(&client).await, "TLSv1.3");
+    // An impossible range fails before connecting, as a configuration error.
+    let e = Client::connect(
+        &config
+            .ssl_min_protocol_version(SslProtocolVersion::Tls1_3)
+            .ssl_max_protocol_version(SslProtocolVersion::Tls1_2),
+        Arc::clone(&rt),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+}
+
+pub async fn tls_without_sni(rt: Arc<dyn Runtime>) {
+    let Some(ca) = ca() else { return };
+    // The name is still checked against the certificate; it is only not sent.
+    let config = verified(ca, SslMode::VerifyFull).ssl_sni(false);
+    let client = connect_with(&rt, config.clone()).await;
+    assert!(uses_tls(&client).await);
+    let mut wrong_name = config;
+    wrong_name.hosts = vec![Host::Tcp("wrong.invalid".into())];
+    wrong_name.hostaddrs = vec!["127.0.0.1".parse().unwrap()];
+    let e = Client::connect(&wrong_name, Arc::clone(&rt))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("host name"), "{e}");
 }
