@@ -16,6 +16,9 @@
 //! setting changed inside a PL/pgSQL function) cannot be seen here: pools that run
 //! such functions reset on every return (`PoolBuilder::always_reset`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use crate::client::Query;
 use crate::statement::Statement;
 
@@ -52,7 +55,8 @@ pub(crate) fn tag_is_session_neutral(tag: &[u8]) -> bool {
 }
 
 /// Whether SQL text calls functions that change the session behind a `SELECT`:
-/// advisory locks (`pg_advisory_lock`, `pg_try_advisory_lock`, ...), `set_config`,
+/// advisory locks (`pg_advisory_lock`, `pg_try_advisory_lock`, ...), `set_config`
+/// (also behind `UPDATE pg_settings`),
 /// `dblink_connect`, or runs SQL of its own (`query_to_xml`, `cursor_to_xml`); or
 /// makes a temporary table that completes as a `SELECT`; or spells a name with
 /// Unicode escapes (`U&"..."`), which could hide any of these. Case-insensitive; a
@@ -61,8 +65,9 @@ pub(crate) fn tag_is_session_neutral(tag: &[u8]) -> bool {
 pub(crate) fn sql_touches_session(sql: &str) -> bool {
     /// Each name has an underscore: the text is searched around its underscores
     /// only, so common text costs one `memchr` pass.
-    const NAMES: [&[u8]; 7] = [
+    const NAMES: [&[u8]; 8] = [
         b"pg_advisory",
+        b"pg_settings",
         b"pg_try_advisory",
         b"set_config",
         b"pg_temp",
@@ -145,11 +150,15 @@ pub(crate) fn query_touches_session(query: Query<'_>, statement: Option<&Stateme
 #[derive(Debug, Default)]
 pub(crate) struct SessionTracker {
     changed: bool,
+    /// Every piece of evidence counted, and the connection closing: readable without
+    /// the connection's lock ([`changes`](Self::changes)), so a pool sharing the
+    /// connection sees a change as soon as the driver does.
     /// A pool's reset in flight: what answers it (its own `RESET ALL`, the
     /// ParameterStatus that reports settings going back) is no evidence.
     quiet_until: Option<u64>,
     /// Statements completed, the pool's resets left out.
     statements: u64,
+    changes: Arc<AtomicU64>,
 }
 
 impl SessionTracker {
@@ -159,15 +168,15 @@ impl SessionTracker {
             return;
         }
         self.statements += 1;
-        if !self.changed && !tag_is_session_neutral(tag) {
-            self.changed = true;
+        if !tag_is_session_neutral(tag) {
+            self.note_change();
         }
     }
 
     /// The server reported a setting's new value.
     pub(crate) fn parameter_status(&mut self) {
         if self.quiet_until.is_none() {
-            self.changed = true;
+            self.note_change();
         }
     }
 
@@ -181,7 +190,22 @@ impl SessionTracker {
 
     /// Evidence from the client side (SQL naming session functions, a `LISTEN`).
     pub(crate) fn mark_changed(&mut self) {
+        self.note_change();
+    }
+
+    /// The connection closed: counted with the changes, for the same readers.
+    pub(crate) fn closed(&self) {
+        self.changes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn note_change(&mut self) {
         self.changed = true;
+        self.changes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counter of changes (and the close), shared.
+    pub(crate) fn changes(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.changes)
     }
 
     /// A reset was sent as request `id`, with nothing else in flight before it: it

@@ -162,6 +162,9 @@ pub(crate) struct Shared {
     pending_closes: Mutex<Vec<String>>,
     /// `pending_closes` may be non-empty: most requests skip its lock.
     closes_queued: AtomicBool,
+    /// The session tracker's count of changes and the close (see
+    /// `SessionTracker::changes`).
+    session_changes: Arc<AtomicU64>,
     /// Statements are cached (the cache's capacity, fixed at connect, is above 0).
     caching: bool,
     /// A random prefix making statement and portal names unique across connections
@@ -245,6 +248,8 @@ impl Shared {
         cancel: Option<Arc<CancelInfo>>,
         command_timeout: Option<Duration>,
     ) -> Self {
+        let session = crate::session::SessionTracker::default();
+        let session_changes = session.changes();
         Self {
             state: Mutex::new(State {
                 conn,
@@ -264,12 +269,13 @@ impl Shared {
                 preparing: HashMap::new(),
                 stats: ConnectionStats::default(),
                 listen: crate::listen::Hub::default(),
-                session: crate::session::SessionTracker::default(),
+                session,
                 needs_flush: false,
                 send_blocked: false,
             }),
             pending_closes: Mutex::new(Vec::new()),
             closes_queued: AtomicBool::new(false),
+            session_changes,
             caching: cache_capacity > 0,
             prefix,
             next_name: AtomicU64::new(0),
@@ -417,6 +423,11 @@ impl Shared {
 
     /// A name for a new server-side statement or portal, unique on this connection and
     /// (through the random prefix) across connections.
+    /// Changes of the session seen so far, and the close: without the lock.
+    pub(crate) fn session_changes(&self) -> u64 {
+        self.session_changes.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn new_name(&self, kind: &str) -> String {
         let n = self.next_name.fetch_add(1, Ordering::Relaxed);
         format!("apg_{}_{kind}{n}", self.prefix)
@@ -680,6 +691,9 @@ impl State {
     /// Records why the connection closed (the first cause wins) and stops taking
     /// requests.
     pub(crate) fn set_closed(&mut self, cause: Option<Error>) {
+        if !self.closed {
+            self.session.closed();
+        }
         self.closed = true;
         if self.close_cause.is_none() {
             self.close_cause = cause.map(Arc::new);

