@@ -132,7 +132,8 @@ enum Case {
     /// per query.
     Pool,
     /// Case (f) with apg's pool pipelining up to 4 statements per connection
-    /// (`PoolBuilder::pipeline_depth`); deadpool-postgres runs (f) again.
+    /// (`PoolBuilder::pipeline_depth`), against 8 tokio-postgres clients shared
+    /// by 4 tasks each, without a pool.
     PoolPipelined,
 }
 
@@ -155,7 +156,9 @@ impl Case {
             Self::InsertMany => "(d) 1,000-row insert",
             Self::CopyIn => "(e) 100,000-row binary COPY in",
             Self::Pool => "(f) pool_select1: 32 tasks, pool of 8, SELECT $1::int4",
-            Self::PoolPipelined => "(g) pool_select1, apg with pipeline_depth(4)",
+            Self::PoolPipelined => {
+                "(g) pool_select1 pipelined: apg pipeline_depth(4), t-p 8 shared clients"
+            }
         }
     }
 
@@ -238,17 +241,19 @@ impl Apg {
         // The defaults otherwise, including the reset (sent on a return only when
         // the session changed, which a `SELECT` does not; `BENCH_POOL_RESET`
         // replaces it, `always` sends it on every return, to see its cost).
-        let mut builder = apg::Pool::builder(config).max_size(POOL_SIZE);
+        let defaults = apg::Pool::builder(config).max_size(POOL_SIZE);
+        // (g): the defaults and pipelining; `BENCH_POOL_RESET` is for (f) only
+        // (`always` would turn pipelining off).
+        let pipelined = defaults.clone().pipeline_depth(POOL_PIPELINE_DEPTH);
+        let mut builder = defaults;
         match pool_reset().as_deref() {
             None => {}
             Some("always") => builder = builder.always_reset(true),
             Some(reset) => builder = builder.reset_query(reset),
         }
         let runtime: Arc<dyn apg::Runtime> = Arc::new(runtime);
-        let pool = builder.clone().build(Arc::clone(&runtime))?;
-        let pipelined_pool = builder
-            .pipeline_depth(POOL_PIPELINE_DEPTH)
-            .build(runtime)?;
+        let pool = builder.build(Arc::clone(&runtime))?;
+        let pipelined_pool = pipelined.build(runtime)?;
         Ok(Self {
             client,
             pool,
@@ -372,7 +377,12 @@ impl Apg {
                             Ok::<_, BoxError>(())
                         })
                     });
-                    join_tasks(tasks.collect()).await
+                    join_tasks(tasks.collect()).await?;
+                    // Statements did share connections (the warm-up opens them).
+                    check(
+                        matches!(case, Case::Pool) || pool.stats().shared > 0,
+                        "pipelined",
+                    )
                 })
                 .await
             }
@@ -441,6 +451,9 @@ fn put_copy_row(buf: &mut Vec<u8>, i: i32, t: &str, f: f64) -> Result<()> {
 struct Tp {
     client: tokio_postgres::Client,
     pool: deadpool_postgres::Pool,
+    /// Case (g): `POOL_SIZE` connections, each shared by its tasks, with
+    /// `INT_SQL` prepared on each.
+    shared: Vec<(Arc<tokio_postgres::Client>, tokio_postgres::Statement)>,
     int: tokio_postgres::Statement,
     rows_stmt: tokio_postgres::Statement,
     insert: tokio_postgres::Statement,
@@ -470,9 +483,21 @@ impl Tp {
         let pool = deadpool_postgres::Pool::builder(manager)
             .max_size(POOL_SIZE)
             .build()?;
+        let mut shared = Vec::with_capacity(POOL_SIZE);
+        for _ in 0..POOL_SIZE {
+            let (c, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    eprintln!("tokio-postgres connection error: {e}");
+                }
+            });
+            let st = c.prepare(INT_SQL).await?;
+            shared.push((Arc::new(c), st));
+        }
         Ok(Self {
             client,
             pool,
+            shared,
             int,
             rows_stmt,
             insert,
@@ -592,8 +617,27 @@ impl Tp {
                     ops,
                 })
             }
-            // deadpool-postgres has no pipelining: (g) runs (f) again.
-            Case::Pool | Case::PoolPipelined => {
+            // deadpool-postgres hands out a connection per checkout and cannot share
+            // one; the closest to (g) is connections shared by hand, which
+            // tokio-postgres pipelines.
+            Case::PoolPipelined => {
+                timed(ops * u64::from(POOL_TASKS.unsigned_abs()), async {
+                    let tasks = (0..POOL_TASKS).map(|t| {
+                        let (client, st) =
+                            self.shared[t.unsigned_abs() as usize % POOL_SIZE].clone();
+                        tokio::spawn(async move {
+                            for i in pool_values(t, ops)? {
+                                let row = client.query_one(&st, &[&i]).await?;
+                                check_send(row.try_get::<_, i32>(0)? == i, "int4")?;
+                            }
+                            Ok::<_, BoxError>(())
+                        })
+                    });
+                    join_tasks(tasks.collect()).await
+                })
+                .await
+            }
+            Case::Pool => {
                 timed(ops * u64::from(POOL_TASKS.unsigned_abs()), async {
                     let tasks = (0..POOL_TASKS).map(|t| {
                         let pool = self.pool.clone();

@@ -370,7 +370,11 @@ impl Shared {
     fn write_direct(&self, st: &mut State) -> bool {
         // Alone, or with a batch large enough that the server had better start on it
         // while tasks encode the rest (the driver writes only once they yield).
-        let worth_it = st.conn.in_flight() == 1 || st.unsent() >= EARLY_WRITE_BYTES;
+        // Alone means no other task holds answers it has not taken yet either: such a
+        // task is about to run, and may well send a request the driver can then write
+        // with this one, in one system call.
+        let alone = st.conn.in_flight() == 1 && st.slots.len() <= 1;
+        let worth_it = alone || st.unsent() >= EARLY_WRITE_BYTES;
         if !worth_it || st.needs_flush || st.send_blocked || st.closed {
             return false;
         }
@@ -421,13 +425,13 @@ impl Shared {
         lock(&self.state)
     }
 
-    /// A name for a new server-side statement or portal, unique on this connection and
-    /// (through the random prefix) across connections.
     /// Changes of the session seen so far, and the close: without the lock.
     pub(crate) fn session_changes(&self) -> u64 {
         self.session_changes.load(Ordering::Relaxed)
     }
 
+    /// A name for a new server-side statement or portal, unique on this connection and
+    /// (through the random prefix) across connections.
     pub(crate) fn new_name(&self, kind: &str) -> String {
         let n = self.next_name.fetch_add(1, Ordering::Relaxed);
         format!("apg_{}_{kind}{n}", self.prefix)
