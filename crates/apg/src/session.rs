@@ -63,37 +63,55 @@ pub(crate) fn tag_is_session_neutral(tag: &[u8]) -> bool {
 /// mention in a comment or string counts too (a needless reset costs less than a
 /// missed one).
 pub(crate) fn sql_touches_session(sql: &str) -> bool {
-    /// Each name has an underscore: the text is searched around its underscores
-    /// only, so common text costs one `memchr` pass.
-    const NAMES: [&[u8]; 8] = [
-        b"pg_advisory",
-        b"pg_settings",
-        b"pg_try_advisory",
-        b"set_config",
-        b"pg_temp",
-        b"dblink_connect",
-        b"query_to_xml",
-        b"cursor_to_xml",
+    /// Each name, and where its first underscore is: the text is looked at around
+    /// its underscores only.
+    const NAMES: [(&[u8], usize); 8] = [
+        (b"pg_advisory", 2),
+        (b"pg_settings", 2),
+        (b"pg_try_advisory", 2),
+        (b"set_config", 3),
+        (b"pg_temp", 2),
+        (b"dblink_connect", 6),
+        (b"query_to_xml", 5),
+        (b"cursor_to_xml", 6),
     ];
     let bytes = sql.as_bytes();
-    let named = memchr::memchr_iter(b'_', bytes).any(|i| {
-        NAMES.iter().any(|name| {
-            let offset = name.iter().position(|&b| b == b'_').unwrap_or(0);
-            i.checked_sub(offset)
+    let named_at = |i: usize| {
+        NAMES.iter().any(|(name, offset)| {
+            i.checked_sub(*offset)
                 .and_then(|start| bytes.get(start..start + name.len()))
                 .is_some_and(|text| text.eq_ignore_ascii_case(name))
         })
-    });
-    let unicode_escape =
-        memchr::memchr_iter(b'&', bytes).any(|i| i > 0 && bytes[i - 1].eq_ignore_ascii_case(&b'u'));
-    if named || unicode_escape {
-        return true;
-    }
-    let mentions_temp = memchr::memchr2_iter(b't', b'T', bytes).any(|i| {
+    };
+    let escape_at = |i: usize| i > 0 && bytes[i - 1].eq_ignore_ascii_case(&b'u');
+    let temp_at = |i: usize| {
         bytes
             .get(i..i + 4)
             .is_some_and(|word| word.eq_ignore_ascii_case(b"temp"))
-    });
+    };
+    // Short text (the common statement, checked on every shared pool call) in one
+    // plain pass; `memchr`'s setup costs more than that below a few cache lines.
+    let (named, unicode_escape, mentions_temp) = if bytes.len() < 128 {
+        let mut found = (false, false, false);
+        for (i, b) in bytes.iter().enumerate() {
+            match b {
+                b'_' => found.0 |= named_at(i),
+                b'&' => found.1 |= escape_at(i),
+                b't' | b'T' => found.2 |= temp_at(i),
+                _ => {}
+            }
+        }
+        found
+    } else {
+        (
+            memchr::memchr_iter(b'_', bytes).any(named_at),
+            memchr::memchr_iter(b'&', bytes).any(escape_at),
+            memchr::memchr2_iter(b't', b'T', bytes).any(temp_at),
+        )
+    };
+    if named || unicode_escape {
+        return true;
+    }
     if !mentions_temp {
         return false;
     }
@@ -303,6 +321,25 @@ mod tests {
             "SELECT a_b, _c FROM t_ WHERE d & 1 = 0"
         ));
         assert!(!sql_touches_session("SELECT 1 INTO t"));
+        // Long text takes the other path: the same answers.
+        let padding = " ".repeat(200);
+        for (sql, touches) in [
+            ("SELECT pg_advisory_lock(1)", true),
+            (r#"SELECT U&"set\005Fconfig"('x', 'y', false)"#, true),
+            ("SELECT 1 INTO TEMP t", true),
+            ("SELECT a_b FROM temperatures", false),
+        ] {
+            assert_eq!(
+                sql_touches_session(&format!("{padding}{sql}")),
+                touches,
+                "{sql}"
+            );
+            assert_eq!(
+                sql_touches_session(&format!("{sql}{padding}")),
+                touches,
+                "{sql}"
+            );
+        }
         assert!(!sql_touches_session("SELECT $1::int4"));
         assert!(!sql_touches_session(""));
     }
