@@ -367,33 +367,24 @@ async fn tls_version(client: &Client) -> String {
 pub async fn tls_protocol_versions(rt: Arc<dyn Runtime>) {
     let Some(ca) = ca() else { return };
     let config = verified(ca, SslMode::VerifyFull);
-    let client = connect_with(&rt, config.clone()).await;
-    assert_eq!(tls_version(&client).await, "TLSv1.3");
-    let client = connect_with(
-        &rt,
-        config
-            .clone()
-            .ssl_max_protocol_version(SslProtocolVersion::Tls1_2),
-    )
-    .await;
-    assert_eq!(tls_version(&client).await, "TLSv1.2");
-    // A minimum older than TLS 1.2 means TLS 1.2; the newest is still preferred.
-    let client = connect_with(
-        &rt,
-        config
-            .clone()
-            .ssl_min_protocol_version(SslProtocolVersion::Tls1),
-    )
-    .await;
-    assert_eq!(tls_version(&client).await, "TLSv1.3");
-    let client = connect_with(
-        &rt,
-        config
-            .clone()
-            .ssl_min_protocol_version(SslProtocolVersion::Tls1_3),
-    )
-    .await;
-    assert_eq!(tls_version(&client).await, "TLSv1.3");
+    // (minimum, maximum) and the version negotiated: a minimum older than TLS 1.2
+    // means TLS 1.2, and the newest allowed is preferred.
+    for (min, max, expected) in [
+        (None, None, "TLSv1.3"),
+        (None, Some(SslProtocolVersion::Tls1_2), "TLSv1.2"),
+        (Some(SslProtocolVersion::Tls1), None, "TLSv1.3"),
+        (Some(SslProtocolVersion::Tls1_3), None, "TLSv1.3"),
+    ] {
+        let mut c = config.clone();
+        if let Some(min) = min {
+            c = c.ssl_min_protocol_version(min);
+        }
+        if let Some(max) = max {
+            c = c.ssl_max_protocol_version(max);
+        }
+        let client = connect_with(&rt, c).await;
+        assert_eq!(tls_version(&client).await, expected, "{min:?}..{max:?}");
+    }
     // An impossible range fails before connecting, as a configuration error.
     let e = Client::connect(
         &config
