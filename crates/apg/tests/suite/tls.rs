@@ -31,15 +31,20 @@ fn verified(ca: PathBuf, mode: SslMode) -> Config {
     config
 }
 
-/// Whether the session's backend reports TLS.
-async fn uses_tls(client: &Client) -> bool {
+/// The session's TLS version as its backend reports it; `None` without TLS.
+async fn ssl_version(client: &Client) -> Option<String> {
     client
         .query_scalar(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
             &[],
         )
         .await
         .unwrap()
+}
+
+/// Whether the session's backend reports TLS.
+async fn uses_tls(client: &Client) -> bool {
+    ssl_version(client).await.is_some()
 }
 
 pub async fn tls_modes(rt: Arc<dyn Runtime>) {
@@ -355,13 +360,7 @@ pub async fn tls_revocation_lists(rt: Arc<dyn Runtime>) {
 
 /// The TLS version of the session, as the server reports it.
 async fn tls_version(client: &Client) -> String {
-    client
-        .query_scalar(
-            "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .await
-        .unwrap()
+    ssl_version(client).await.expect("a TLS session")
 }
 
 pub async fn tls_protocol_versions(rt: Arc<dyn Runtime>) {
